@@ -1,0 +1,35 @@
+# seqviz: `make dashboard` serves the dashboards, `make test` runs every test.
+# Both create (or reuse) .venv with Python 3.11 and install requirements.txt.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8866
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: dashboard test lab bench venv clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Needs $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+dashboard: $(STAMP)
+	$(PY) -m widgets.serve --port $(PORT)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab lessons/
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra tests
+
+bench: $(STAMP)
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Data for the lessons: synthetic tasks, text, and batching layouts."""

@@ -1,0 +1,1 @@
+"""Models: recurrent nets (fused + unrolled), and later TCN and attention."""

@@ -1,0 +1,1 @@
+"""Probes: run a model and return what a lesson shows (numbers, not pictures)."""

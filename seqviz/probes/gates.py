@@ -1,0 +1,47 @@
+"""Gate and cell-state traces on one sequence: what the "conveyor belt" writes,
+keeps and erases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqviz.models.recurrent import RecurrentModel
+
+
+@dataclass
+class GateTrace:
+    cell: str  # "rnn", "lstm" or "gru"
+    h: np.ndarray  # (T, H) hidden state h_t
+    c: np.ndarray | None  # (T, H) cell state c_t (LSTM)
+    gates: dict[str, np.ndarray]  # name -> (T, H): f,i,g,o (LSTM) or z,r,n (GRU)
+    unit_order: np.ndarray  # (H,) units sorted by how much they change after the first key step
+
+
+@torch.no_grad()
+def gate_trace(model: RecurrentModel, x: torch.Tensor, key_step: int = 0) -> GateTrace:
+    """Run one sequence x (T, D) through the unrolled model.
+
+    ``unit_order`` puts first the units whose memory (c_t for the LSTM, h_t
+    otherwise) moved most at ``key_step`` and then held still: the units that
+    carry the remembered token.
+    """
+    tr = model.unrolled(x[None])  # batch of one
+    h = tr.h[0].float().cpu().numpy()  # (T, H)
+    c = tr.c[0].float().cpu().numpy() if tr.c is not None else None
+    mem = c if c is not None else h
+    T = mem.shape[0]
+    k = int(min(max(key_step, 0), T - 1))
+    before = mem[k - 1] if k > 0 else np.zeros_like(mem[k])
+    written = np.abs(mem[k] - before)  # (H,) how much step k wrote
+    drift = np.abs(mem[k:] - mem[k]).mean(axis=0) if k < T - 1 else np.zeros_like(written)
+    score = written - 0.5 * drift
+    return GateTrace(
+        cell=model.cfg.cell,
+        h=h,
+        c=c,
+        gates={k_: v[0].float().cpu().numpy() for k_, v in tr.gates.items()},
+        unit_order=np.argsort(-score, kind="stable"),
+    )

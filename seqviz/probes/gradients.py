@@ -1,0 +1,53 @@
+"""Per-step gradient norms ||dL/dh_t|| (and ||dL/dc_t||) by autograd.
+
+The unrolled pass adds a zero tensor p_t to every h_t (and q_t to every c_t);
+since h_t + p_t is what the rest of the graph sees, dL/dp_t is exactly the total
+derivative dL/dh_t that ``h_t.retain_grad()`` would give, without keeping hooks.
+Norms are Frobenius norms over the batch and the units, of the batch-mean loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqviz.data.tasks import Batch, Task
+from seqviz.models.recurrent import RecurrentModel
+
+
+@dataclass
+class GradientProbe:
+    loss: float  # the batch-mean loss the gradients belong to
+    h_norms: np.ndarray  # (T,) ||dL/dh_t|| for t = 0..T-1
+    c_norms: np.ndarray | None  # (T,) ||dL/dc_t||, LSTM only
+    dtype: str  # precision of the recurrence, e.g. "float64"
+
+
+def probe_gradients(
+    model: RecurrentModel,
+    task: Task,
+    batch: Batch,
+    tbptt: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> GradientProbe:
+    """Forward the unrolled model on ``batch``, backpropagate, return per-step norms.
+
+    Parameter gradients are *accumulated* into ``.grad`` as a normal backward would
+    (they equal the fused path's), so a caller may use them as this step's update.
+    Steps that no gradient reaches (truncated BPTT) get exactly 0.
+    """
+    trace = model.unrolled(batch.x, tbptt=tbptt, probes=True, dtype=dtype)
+    loss = task.loss(trace.out, batch.y)
+    loss.backward()
+
+    def norms(ps: list[torch.Tensor]) -> np.ndarray:
+        return np.array([0.0 if p.grad is None else float(p.grad.norm()) for p in ps])
+
+    return GradientProbe(
+        loss=float(loss.detach()),
+        h_norms=norms(trace.h_probes),
+        c_norms=norms(trace.c_probes) if trace.c_probes else None,
+        dtype=str(dtype).replace("torch.", ""),
+    )

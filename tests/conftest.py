@@ -1,0 +1,161 @@
+"""Shared fixtures: a Voila server on 127.0.0.1 and a headless system Chromium.
+
+Browser tests never skip under CI=true: if Chromium or Playwright cannot start,
+they fail and say why. Screenshots land in artifacts/screenshots/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str | None:
+    for p in (os.environ.get("SEQVIZ_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+              shutil.which("chromium-browser"), shutil.which("google-chrome")):
+        if p and os.path.exists(p):
+            return p
+    return None
+
+
+def _cannot(msg: str):
+    if IN_CI:
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def voila_url():
+    """Base URL of a Voila server serving lessons/ exactly as `make dashboard` does."""
+    from widgets.serve import voila_command, voila_env
+
+    port = free_port()
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    log = open(ROOT / "artifacts" / "voila-test.log", "w")
+    proc = subprocess.Popen(voila_command(port), cwd=ROOT, env=voila_env(), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"Voila exited with code {proc.returncode}; see artifacts/voila-test.log")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("Voila did not answer within 60 s; see artifacts/voila-test.log")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)  # Voila ignores SIGINT when started from a script
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    exe = chromium_path()
+    if exe is None:
+        _cannot("Chromium not found: install it (apt-get install -y chromium) or set SEQVIZ_CHROMIUM.")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:  # pragma: no cover - environment problem
+        _cannot(f"Playwright is not installed: {e}")
+    pw = sync_playwright().start()
+    try:
+        # Playwright gives every launch a fresh, temporary user-data dir of its own.
+        b = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+    except Exception as e:  # noqa: BLE001
+        pw.stop()
+        _cannot(f"Chromium at {exe} did not start: {e}")
+    yield b
+    b.close()
+    pw.stop()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; requests leaving 127.0.0.1 are blocked and recorded in ``page.external``."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.external = []
+    pg.console_errors = []
+
+    def route(r):
+        u = r.request.url
+        if u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            pg.external.append(u)
+            r.abort()
+
+    pg.route("**/*", route)
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    yield pg
+    ctx.close()
+
+
+# -- helpers for dashboard tests -------------------------------------------------------
+
+ERROR_MARKERS = ("Traceback", "Error:", "Exception", "There was an error when executing cell")
+
+
+def open_dashboard(page, base_url: str, notebook: str, n_plots: int = 1, timeout_ms: int = 90_000):
+    """Open a lesson in Voila and wait until its plots have data. Returns seconds taken."""
+    t0 = time.time()
+    page.goto(base_url + "voila/render/" + notebook, timeout=timeout_ms)
+    page.wait_for_function(
+        "n => { const g = document.querySelectorAll('.js-plotly-plot');"
+        " return g.length >= n && Array.from(g).every(x => x.data && x.data.length > 0); }",
+        arg=n_plots, timeout=timeout_ms)
+    return time.time() - t0
+
+
+def plot_data(page, index: int = 0):
+    """The plotly ``data`` array of the index-th plot, as JSON (typed arrays become lists)."""
+    return json.loads(page.evaluate(
+        """i => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[i].data,
+              (k, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v))""", index))
+
+
+def page_text(page) -> str:
+    return page.evaluate("document.body.innerText")
+
+
+def assert_no_error_text(page):
+    text = page_text(page)
+    for m in ERROR_MARKERS:
+        assert m not in text, f"error text {m!r} on the page: ...{text[max(0, text.find(m) - 200): text.find(m) + 300]}"
+
+
+def screenshot(page, name: str):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -1,0 +1,180 @@
+"""Pieces every dashboard shares: status line, device badge, background worker,
+figure lock, throttle, and server-side validation of values from the browser.
+
+Rules these encode (see shared/design.md):
+- a thread never calls ``display``/``print``; it only sets widget traits;
+- one lock per FigureWidget: ``batch_update`` from two threads tears messages;
+- at most ~10-20 updates a second (Jupyter drops messages over its rate limit);
+- every value from the browser is checked here, and the user is told in one sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import math
+import threading
+import time
+import weakref
+from typing import Callable
+
+import ipywidgets as ipw
+
+from seqviz.devices import configure_threads, pick_device
+
+log = logging.getLogger("seqviz.widgets")
+
+_LEVEL_STYLE = {
+    "info": "color:#1a1a1a;",
+    "ok": "color:#006b3c;",
+    "warn": "color:#8a4b00;font-weight:600;",
+    "error": "color:#a40000;font-weight:600;",
+}
+
+
+class StatusLine(ipw.HTML):
+    """One plain sentence for the user. Never a traceback."""
+
+    def say(self, text: str, level: str = "info") -> None:
+        style = _LEVEL_STYLE.get(level, _LEVEL_STYLE["info"])
+        self.value = f'<div class="seqviz-status seqviz-{level}" style="font-size:16px;{style}">{html.escape(text)}</div>'
+
+    @property
+    def text(self) -> str:
+        """The sentence shown, without markup (for tests)."""
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self.value))
+
+
+def device_badge() -> ipw.HTML:
+    """Where this dashboard computes, e.g. "CPU, 1 thread" or the GPU's name."""
+    info = pick_device()
+    return ipw.HTML(f'<span class="seqviz-device" style="font-size:14px;color:#444">Computing on: <b>{html.escape(info.label)}</b></span>')
+
+
+class Worker:
+    """At most one background thread per dashboard, with a stop event.
+
+    ``start(fn)`` runs ``fn(stop_event)`` in a daemon thread after configuring
+    torch's threads for it. ``stop()`` sets the event and joins.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, fn: Callable[[threading.Event], None]) -> bool:
+        """Start ``fn`` unless one is already running; returns whether it started."""
+        if self.running:
+            return False
+        self._stop = threading.Event()
+        stop = self._stop
+
+        def body():
+            configure_threads()  # torch's thread count is per thread: set it here
+            fn(stop)
+
+        self._thread = threading.Thread(target=body, name=f"seqviz-{self.name}", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+        self._thread = None
+
+
+@contextlib.contextmanager
+def locked_update(fig, lock: threading.Lock):
+    """``with locked_update(fig, lock):`` = one thread at a time in ``fig.batch_update()``."""
+    with lock, fig.batch_update():
+        yield fig
+
+
+class Throttle:
+    """``ready()`` is True at most ``hz`` times a second."""
+
+    def __init__(self, hz: float):
+        self.period = 1.0 / hz
+        self._last = -math.inf
+
+    def ready(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self._last >= self.period:
+            self._last = now
+            return True
+        return False
+
+
+def clamp_number(value, lo, hi, default, name: str, integer: bool = False):
+    """Return ``(clean_value, message_or_None)``: NaN/inf/garbage -> default, out of range -> clamped."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return default, f"{name} must be a number; using {default}."
+    if not math.isfinite(v):
+        return default, f"{name} must be a finite number; using {default}."
+    if integer:
+        v = int(round(v))
+    if v < lo:
+        return (int(lo) if integer else lo), f"{name} must be at least {lo}; using {lo}."
+    if v > hi:
+        return (int(hi) if integer else hi), f"{name} must be at most {hi}; using {hi}."
+    return v, None
+
+
+def clean_choice(value, choices, default, name: str):
+    """Return ``(value, message_or_None)`` with value one of ``choices``."""
+    if value in choices:
+        return value, None
+    return default, f"Unknown {name} {str(value)[:40]!r}; using {default!r}."
+
+
+def guarded(status: StatusLine, what: str):
+    """Decorator for callbacks: an unexpected error becomes one sentence in ``status``
+    (the traceback goes to the server log), and the dashboard keeps working."""
+
+    def wrap(fn):
+        def inner(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - the user must never see a traceback
+                log.exception("%s failed", what)
+                status.say(f"Could not {what}: {str(e)[:200] or type(e).__name__}. The dashboard is still usable.", "error")
+                return None
+
+        inner.__name__ = getattr(fn, "__name__", "callback")
+        return inner
+
+    return wrap
+
+
+_LIVE: dict[str, weakref.WeakSet] = {}
+
+
+def register_instance(kind: str, obj) -> None:
+    """Opening a dashboard again in the same kernel stops the previous copy's worker,
+    so re-running a cell never leaves a stray training thread."""
+    live = _LIVE.setdefault(kind, weakref.WeakSet())
+    for old in list(live):
+        with contextlib.suppress(Exception):
+            old.close_worker()
+    live.add(obj)
+
+
+def equation_box(title: str, body_html: str) -> ipw.HTML:
+    """A boxed block of equations written in HTML (no MathJax, so it works offline)."""
+    return ipw.HTML(
+        '<div class="seqviz-eq" style="border:1px solid #ccc;border-radius:6px;padding:8px 12px;'
+        'font-size:16px;line-height:1.6;background:#fafafa">'
+        f"<div style='font-weight:600;margin-bottom:4px'>{html.escape(title)}</div>{body_html}</div>"
+    )
