@@ -45,3 +45,14 @@ def gate_trace(model: RecurrentModel, x: torch.Tensor, key_step: int = 0) -> Gat
         gates={k_: v[0].float().cpu().numpy() for k_, v in tr.gates.items()},
         unit_order=np.argsort(-score, kind="stable"),
     )
+
+
+def belt_product(trace: GateTrace, t0: int) -> np.ndarray:
+    """Per unit, the direct-path factor of d(memory_T)/d(memory_t0): the product of the
+    keep gates over steps t0+1 .. T-1 (f_k for the LSTM's c_t, z_k for the GRU's h_t).
+    Returns (H,); for the Elman RNN (no keep gate) raises ValueError."""
+    keep = trace.gates.get("f", trace.gates.get("z"))
+    if keep is None:
+        raise ValueError("An Elman RNN has no keep gate; use the Jacobian product instead.")
+    t0 = int(min(max(t0, 0), keep.shape[0] - 1))
+    return np.prod(keep[t0 + 1:].astype(np.float64), axis=0)

@@ -1,0 +1,102 @@
+"""The gradient-flow experiment: an RNN and an LSTM (or GRU) on the same task,
+batches and seed, with presets chosen by measuring them (see benchmarks/).
+
+``GradFlowConfig`` holds every knob of the dashboard; ``build_gradflow_run``
+turns it into a ``seqviz.training.Run``. The lesson notebooks call these too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import torch
+
+from seqviz.data.tasks import get_task
+from seqviz.devices import pick_device
+from seqviz.models.recurrent import RecurrentConfig, build_recurrent
+from seqviz.probes.gradients import probe_gradients
+from seqviz.training import Run, TrainConfig
+
+
+@dataclass
+class GradFlowConfig:
+    task: str = "adding"  # "adding", "copy" or "recall" (seqviz.data.tasks)
+    T: int = 100  # sequence length (10-200)
+    hidden: int = 32  # H, hidden units of both models
+    other: str = "lstm"  # the gated model beside the RNN: "lstm" or "gru"
+    activation: str = "tanh"  # the RNN's nonlinearity: "tanh" or "relu"
+    radius: float = 0.6  # spectral radius of the RNN's W_hh at init (PyTorch's default init gives ~0.58)
+    forget_bias: float = 1.0  # LSTM forget-gate bias at init (0 ~ PyTorch's default, f ~ 0.5)
+    optimizer: str = "adam"  # "adam" or "sgd" (SGD shows explosions that Adam hides)
+    lr: float = 1e-2  # learning rate
+    clip: float | None = None  # gradient-norm clipping threshold; None = off
+    tbptt: int | None = None  # truncated BPTT window k; None = full BPTT
+    batch_size: int = 32  # B
+    probe_every: int = 25  # instrumented (unrolled, float64) pass every this many steps
+    seed: int = 0  # seeds the weights and the batches
+
+
+# Measured on 2 CPU cores (benchmarks/bench_gradflow.py prints the times).
+PRESETS: dict[str, GradFlowConfig] = {
+    "Vanishing: the RNN forgets, the LSTM remembers": GradFlowConfig(),
+    "LSTM with PyTorch's default forget bias (belt half shut)": GradFlowConfig(forget_bias=0.0),
+    "Exploding: rho = 1.5, plain SGD, no clipping": GradFlowConfig(
+        radius=1.5, optimizer="sgd", lr=0.3, T=100),
+    "Exploding, tamed by gradient clipping": GradFlowConfig(
+        radius=1.5, optimizer="sgd", lr=0.3, T=100, clip=1.0),
+    "Truncated BPTT (k = 30) cannot see the first marker": GradFlowConfig(tbptt=30),
+    "Recall the first token: where the textbook story fails": GradFlowConfig(
+        task="recall", T=50, forget_bias=0.0),
+}
+DEFAULT_PRESET = next(iter(PRESETS))
+
+
+def model_configs(cfg: GradFlowConfig) -> dict[str, RecurrentConfig]:
+    task = get_task(cfg.task)
+    base = dict(n_in=task.n_in, hidden=cfg.hidden, n_out=task.n_out)
+    return {
+        "rnn": RecurrentConfig(cell="rnn", activation=cfg.activation, w_hh_radius=cfg.radius, **base),
+        cfg.other: RecurrentConfig(cell=cfg.other, forget_bias=cfg.forget_bias if cfg.other == "lstm" else None,
+                                   **base),
+    }
+
+
+def train_config(cfg: GradFlowConfig) -> TrainConfig:
+    return TrainConfig(T=cfg.T, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer, clip=cfg.clip,
+                       tbptt=cfg.tbptt, probe_every=cfg.probe_every, seed=cfg.seed)
+
+
+def build_gradflow_run(cfg: GradFlowConfig, device: torch.device | None = None) -> Run:
+    """The RNN and ``cfg.other`` with the same seed, trained on the same batches."""
+    device = device or pick_device().device
+    models = {name: build_recurrent(mc, seed=cfg.seed, device=device) for name, mc in model_configs(cfg).items()}
+    return Run(models, get_task(cfg.task), train_config(cfg), device=device)
+
+
+def per_step_gradient_norms(cell: str = "rnn", T: int = 100, hidden: int = 32, radius: float = 0.6,
+                            forget_bias: float = 1.0, task: str = "adding", batch_size: int = 32,
+                            seed: int = 0) -> dict[str, np.ndarray]:
+    """||dL/dh_t|| (and ||dL/dc_t|| for an LSTM) at initialisation, t = 0..T-1 (float64 probe).
+
+    The one-line experiment the lessons show: try ``radius=1.5`` or ``cell="lstm"``.
+    """
+    t = get_task(task)
+    mc = RecurrentConfig(cell=cell, n_in=t.n_in, hidden=hidden, n_out=t.n_out,
+                         w_hh_radius=radius if cell == "rnn" else None,
+                         forget_bias=forget_bias if cell == "lstm" else None)
+    model = build_recurrent(mc, seed=seed)
+    batch = t.sample(batch_size, T, torch.Generator().manual_seed(seed))
+    p = probe_gradients(model, t, batch)
+    out = {"dL/dh_t": p.h_norms}
+    if p.c_norms is not None:
+        out["dL/dc_t"] = p.c_norms
+    return out
+
+
+def describe(cfg: GradFlowConfig) -> dict:
+    return asdict(cfg)
+
+
+def with_changes(cfg: GradFlowConfig, **changes) -> GradFlowConfig:
+    return replace(cfg, **changes)

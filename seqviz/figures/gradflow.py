@@ -1,0 +1,263 @@
+"""The gradient-flow figure: one plotly figure, every view of the RNN-vs-LSTM story.
+
+Rows (top to bottom):
+  1  the unrolled network with the backward signal drawn on it (colour = log10 norm)
+  2  ||dL/dh_t|| (and ||dL/dc_t||) against t, log scale
+  3  heatmaps log10 ||dL/dh_t|| over time step (x) and training step (y), RNN | other
+  4  loss | accuracy, each with the task's trivial baseline
+  5  global gradient norm before and after clipping
+  6  the belt on one sequence: c_t per unit (LSTM) or h_t per unit (GRU)
+  7-8 the gates per unit: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)
+
+``build_gradflow_figure`` makes every trace up front (a FigureWidget syncs what it
+held at construction); the ``update_*`` functions only change trace data, so
+they work on a ``go.Figure`` and a ``go.FigureWidget`` alike. Traces carry a
+tag in ``meta``; ``trace_index(fig)`` maps tag -> position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from seqviz.figures.theme import COLORS, DIVERGING, MODEL_LABELS, SEQUENTIAL, apply_theme, downsample, safe_log10
+
+FLOOR = 1e-40  # norms below this (and exact zeros) are drawn at the floor
+GATE_SLOTS = ((7, 1), (7, 2), (8, 1), (8, 2))
+GATE_TITLES = {
+    "lstm": ("forget gate f_t (1 = keep)", "input gate i_t (1 = write)", "candidate g_t", "output gate o_t"),
+    "gru": ("update gate z_t (1 = keep h)", "reset gate r_t", "candidate n_t", "(no fourth gate in a GRU)"),
+}
+ROW_HEIGHTS = [0.085, 0.13, 0.14, 0.12, 0.1, 0.12, 0.1, 0.1]
+
+
+def _titles(other: str) -> list[str]:
+    o = MODEL_LABELS[other]
+    belt = "LSTM cell state c_t per unit (the conveyor belt)" if other == "lstm" else "GRU hidden state h_t per unit"
+    g = GATE_TITLES[other]
+    # Rows 2, 4 and 5 carry their title in their legend (legend titles sit where subplot
+    # titles would, and a legend inside a plot would hide the curves).
+    return [
+        "Backward signal on the unrolled network (colour: log10 of the gradient norm)",
+        "",
+        "RNN: log10 ||dL/dh_t|| over training", f"{o}: log10 ||dL/dh_t|| over training",
+        "", "",
+        "",
+        belt, g[0], g[1], g[2], g[3],
+    ]
+
+
+def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width: int = 1000) -> go.Figure:
+    """Empty figure for sequences of length T, comparing the RNN with ``other`` ("lstm"/"gru")."""
+    specs = [[{"colspan": 2}, None], [{"colspan": 2}, None], [{}, {}], [{}, {}], [{"colspan": 2}, None],
+             [{"colspan": 2}, None], [{}, {}], [{}, {}]]
+    fig = make_subplots(rows=8, cols=2, specs=specs, row_heights=ROW_HEIGHTS, vertical_spacing=0.042,
+                        horizontal_spacing=0.08, subplot_titles=_titles(other))
+    o = MODEL_LABELS[other]
+    ca = dict(coloraxis="coloraxis")
+    # Row 1: the unrolled network. y rows: RNN h_t, other h_t, LSTM c_t.
+    for uid, label in (("graph_rnn_h", "RNN h_t"), ("graph_other_h", f"{o} h_t"), ("graph_other_c", "LSTM c_t")):
+        fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines+markers", showlegend=False, name=label,
+                                 line=dict(color="#bbbbbb", width=1),
+                                 marker=dict(size=9, color=[], line=dict(width=0.5, color="#333"), **ca),
+                                 hovertemplate="t=%{x}<br>log10 norm=%{marker.color:.1f}<extra>%{y}</extra>"),
+                      row=1, col=1)
+    fig.add_trace(go.Scatter(uid="graph_cuts", x=[], y=[], mode="lines", name="truncation cut",
+                             line=dict(color=COLORS["accent"], width=3, dash="dash"), showlegend=False,
+                             hoverinfo="skip"), row=1, col=1)
+    # Row 2: per-step norms.
+    for uid, name, color, dash in (("norm_rnn_h", "RNN ||dL/dh_t||", COLORS["rnn"], "solid"),
+                                   ("norm_other_h", f"{o} ||dL/dh_t||", COLORS[other], "solid"),
+                                   ("norm_other_c", "LSTM ||dL/dc_t||", COLORS[other], "dot")):
+        fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines", name=name, legend="legend",
+                                 line=dict(color=color, width=3, dash=dash)), row=2, col=1)
+    fig.add_trace(go.Scatter(uid="norm_cuts", x=[], y=[], mode="lines", name="truncation cut",
+                             line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip",
+                             legend="legend"), row=2, col=1)
+    # Row 3: heatmaps over (t, training step).
+    for col, uid in ((1, "heat_rnn"), (2, "heat_other")):
+        fig.add_trace(go.Heatmap(uid=uid, x=[], y=[], z=[], showscale=col == 1, **ca,
+                                 hovertemplate="t=%{x}<br>training step %{y}<br>log10 norm=%{z:.1f}<extra></extra>"),
+                      row=3, col=col)
+    # Row 4: loss and accuracy.
+    for col, kind in ((1, "loss"), (2, "acc")):
+        for m in ("rnn", "other"):
+            name = MODEL_LABELS["rnn"] if m == "rnn" else o
+            fig.add_trace(go.Scatter(uid=f"{kind}_{m}", x=[], y=[], mode="lines", name=name, legendgroup=m,
+                                     showlegend=kind == "loss", legend="legend2", line=dict(color=COLORS["rnn" if m == "rnn" else other], width=2)),
+                          row=4, col=col)
+        fig.add_trace(go.Scatter(uid=f"{kind}_base", x=[], y=[], mode="lines", name="trivial baseline",
+                                 showlegend=kind == "loss", legend="legend2", legendgroup="base",
+                                 line=dict(color=COLORS["baseline"], width=2, dash="dash")), row=4, col=col)
+    # Row 5: gradient norm before / after clipping.
+    for m in ("rnn", "other"):
+        c = COLORS["rnn" if m == "rnn" else other]
+        name = MODEL_LABELS["rnn"] if m == "rnn" else o
+        fig.add_trace(go.Scatter(uid=f"gn_{m}", x=[], y=[], mode="lines", name=f"{name} before clipping",
+                                 legend="legend3", line=dict(color=c, width=1.5)), row=5, col=1)
+        fig.add_trace(go.Scatter(uid=f"gn_after_{m}", x=[], y=[], mode="lines", name=f"{name} after clipping",
+                                 legend="legend3", line=dict(color=c, width=2.5, dash="dot")), row=5, col=1)
+    fig.add_trace(go.Scatter(uid="gn_threshold", x=[], y=[], mode="lines", name="threshold", legend="legend3",
+                             line=dict(color=COLORS["black"], width=1.5, dash="dash")), row=5, col=1)
+    # Rows 6-8: the belt and the gates on one sequence.
+    fig.add_trace(go.Heatmap(uid="belt_state", x=[], y=[], z=[], coloraxis="coloraxis2",
+                             hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=6, col=1)
+    fig.add_trace(go.Scatter(uid="belt_keys", x=[], y=[], mode="lines", name="steps that decide the answer",
+                             line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip"), row=6, col=1)
+    for i, (r, c) in enumerate(GATE_SLOTS):
+        fig.add_trace(go.Heatmap(uid=f"gate_{i}", x=[], y=[], z=[], coloraxis="coloraxis3" if i != 2 else "coloraxis2",
+                                 hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r, col=c)
+
+    for r in (1, 2, 3, 6, 7, 8):
+        fig.update_xaxes(title_text="time step t", row=r, col=1)
+        fig.update_xaxes(title_text="time step t", row=r, col=2)
+    fig.update_xaxes(range=[-1, T], row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", row=2, col=1)
+    fig.update_yaxes(title_text="training step", row=3, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", row=4, col=1)
+    fig.update_yaxes(range=[0, 1.02], title_text="accuracy", row=4, col=2)
+    fig.update_yaxes(title_text="loss", row=4, col=1)
+    fig.update_yaxes(title_text="norm", row=2, col=1)
+    fig.update_yaxes(title_text="norm", row=5, col=1)
+    fig.update_xaxes(title_text="training step", row=4, col=1)
+    fig.update_xaxes(title_text="training step", row=4, col=2)
+    fig.update_xaxes(title_text="training step", row=5, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", row=5, col=1)
+    for r, c in ((6, 1), *GATE_SLOTS):
+        fig.update_yaxes(title_text="unit", row=r, col=c)
+    doms = {r: fig.get_subplot(r, 1).yaxis.domain for r in range(1, 9)}
+    cb = dict(thickness=14, len=0.9 * (doms[1][1] - doms[3][0]), y=(doms[1][1] + doms[3][0]) / 2, yanchor="middle")
+    apply_theme(
+        fig, height=height, width=width,
+        legend=_legend(doms[2][1], "How much gradient reaches each step, ||dL/dh_t|| (log scale):"),
+        legend2=_legend(doms[4][1], "Loss (left, log scale) and accuracy (right):"),
+        legend3=_legend(doms[5][1], "Global gradient norm, before and after clipping (log scale):"),
+        coloraxis=dict(colorscale=SEQUENTIAL, cmin=-12, cmax=1,
+                       colorbar=dict(title=dict(text="log10 norm", side="right"), **cb)),
+        coloraxis2=dict(colorscale=DIVERGING, cmid=0, reversescale=True,
+                        colorbar=dict(title=dict(text="value", side="right"), thickness=14,
+                                      len=0.9 * (doms[6][1] - doms[6][0]), y=sum(doms[6]) / 2, yanchor="middle")),
+        coloraxis3=dict(colorscale=SEQUENTIAL, cmin=0, cmax=1,
+                        colorbar=dict(title=dict(text="gate", side="right"), thickness=14,
+                                      len=0.9 * (doms[7][1] - doms[8][0]), y=(doms[7][1] + doms[8][0]) / 2,
+                                      yanchor="middle")),
+        margin=dict(l=80, r=40, t=50, b=40),
+    )
+    for tr in fig.data:  # FigureWidget replaces uids with its own; ``meta`` survives
+        tr.meta = tr.uid
+    return fig
+
+
+def _legend(y: float, title: str) -> dict:
+    return dict(orientation="h", x=0, y=y + 0.003, xanchor="left", yanchor="bottom", font=dict(size=13),
+                title=dict(text=f"<b>{title}</b>", font=dict(size=15), side="left"), bgcolor="rgba(0,0,0,0)")
+
+
+def trace_index(fig) -> dict[str, int]:
+    """Map each trace's name tag (``meta``, set by the builder) to its position in ``fig.data``."""
+    return {tr.meta: i for i, tr in enumerate(fig.data)}
+
+
+def _set(fig, idx, uid, **props):
+    # Each trace gets its own copy of every list: a FigureWidget silently drops a
+    # list object shared by two traces in one batch update (seen in Voila).
+    props = {k: (list(v) if isinstance(v, list) else v) for k, v in props.items()}
+    fig.data[idx[uid]].update(**props)
+
+
+def _cut_xy(cuts, lo, hi):
+    """Vertical dashed lines between the steps at each cut (x = cut - 0.5)."""
+    xs, ys = [], []
+    for c in cuts:
+        xs += [c - 0.5, c - 0.5, None]
+        ys += [lo, hi, None]
+    return xs, ys
+
+
+def update_gradients(fig, idx, T: int, other: str, rnn_probes, other_probes, probe_steps, cuts):
+    """Rows 1-3 from the probe history. ``*_probes``: lists of GradientProbe (oldest first)."""
+    t = list(range(T))
+    rows = ["RNN h_t", f"{MODEL_LABELS[other]} h_t", "LSTM c_t"]
+    last_r = rnn_probes[-1] if rnn_probes else None
+    last_o = other_probes[-1] if other_probes else None
+    series = {
+        "rnn_h": last_r.h_norms if last_r is not None else None,
+        "other_h": last_o.h_norms if last_o is not None else None,
+        "other_c": last_o.c_norms if last_o is not None else None,
+    }
+    for key, row in zip(("rnn_h", "other_h", "other_c"), rows):
+        v = series[key]
+        if v is None or (key == "other_c" and other != "lstm"):
+            _set(fig, idx, f"graph_{key}", x=[], y=[], marker_color=[])
+            _set(fig, idx, f"norm_{key}", x=[], y=[])
+            continue
+        _set(fig, idx, f"graph_{key}", x=t, y=[row] * T, marker_color=safe_log10(v, FLOOR).tolist())
+        _set(fig, idx, f"norm_{key}", x=t, y=np.maximum(v, FLOOR).tolist())
+    present = [r for k, r in zip(("rnn_h", "other_h", "other_c"), rows) if series[k] is not None
+               and not (k == "other_c" and other != "lstm")]
+    gx, gy = _cut_xy(cuts, present[0], present[-1]) if present else ([], [])
+    _set(fig, idx, "graph_cuts", x=gx, y=gy)
+    all_v = [p.h_norms for p in (last_r, last_o) if p is not None]
+    hi = max((float(np.max(v)) for v in all_v), default=1.0)
+    nx, ny = _cut_xy(cuts, FLOOR, max(hi, FLOOR) * 10)
+    _set(fig, idx, "norm_cuts", x=nx, y=ny)
+    for uid, probes in (("heat_rnn", rnn_probes), ("heat_other", other_probes)):
+        if probes:
+            z = np.stack([safe_log10(p.h_norms, FLOOR) for p in probes])  # (n_probes, T)
+            _set(fig, idx, uid, x=t, y=list(probe_steps[-len(probes):]), z=z.tolist())
+        else:
+            _set(fig, idx, uid, x=[], y=[], z=[])
+
+
+def update_curves(fig, idx, hist_rnn, hist_other, baseline_loss: float, baseline_acc: float, clip: float | None):
+    """Rows 4-5 from the two models' training histories."""
+    last = max(hist_rnn.step[-1] if hist_rnn.step else 1, hist_other.step[-1] if hist_other.step else 1)
+    for m, h in (("rnn", hist_rnn), ("other", hist_other)):
+        for uid, ys in ((f"loss_{m}", h.loss), (f"acc_{m}", h.accuracy), (f"gn_{m}", h.grad_norm),
+                        (f"gn_after_{m}", h.grad_norm_after)):
+            x, y = downsample(h.step, ys)
+            _set(fig, idx, uid, x=x, y=y)
+    _set(fig, idx, "loss_base", x=[0, last], y=[baseline_loss, baseline_loss])
+    _set(fig, idx, "acc_base", x=[0, last], y=[baseline_acc, baseline_acc])
+    if clip is not None:
+        _set(fig, idx, "gn_threshold", x=[0, last], y=[clip, clip])
+    else:
+        _set(fig, idx, "gn_threshold", x=[], y=[])
+
+
+def update_belt(fig, idx, trace, key_steps, n_units: int = 16):
+    """Rows 6-8 from a ``GateTrace`` of one sequence; shows the ``n_units`` units that
+    carry the remembered token (``trace.unit_order``), and marks ``key_steps``."""
+    units = trace.unit_order[:n_units]
+    mem = trace.c if trace.c is not None else trace.h  # (T, H)
+    T = mem.shape[0]
+    t = list(range(T))
+    labels = [f"u{u}" for u in units]
+    _set(fig, idx, "belt_state", x=t, y=labels, z=mem[:, units].T.tolist())
+    xs, ys = [], []
+    for k in key_steps:
+        xs += [k, k, None]
+        ys += [labels[0], labels[-1], None]
+    _set(fig, idx, "belt_keys", x=xs, y=ys)
+    names = list(trace.gates)  # "f","i","g","o" or "z","r","n"
+    for i in range(4):
+        if i < len(names):
+            g = trace.gates[names[i]]
+            _set(fig, idx, f"gate_{i}", x=t, y=labels, z=g[:, units].T.tolist())
+        else:
+            _set(fig, idx, f"gate_{i}", x=[], y=[], z=[])
+
+
+def relabel(fig, other: str) -> None:
+    """Retitle subplots and legend names when the compared model changes (LSTM <-> GRU)."""
+    titles = [t for t in _titles(other) if t]  # make_subplots makes no annotation for ""
+    for ann, text in zip(fig.layout.annotations, titles):
+        ann.text = text
+    o = MODEL_LABELS[other]
+    idx = trace_index(fig)
+    for uid, name in (("graph_other_h", f"{o} h_t"), ("norm_other_h", f"{o} ||dL/dh_t||"), ("loss_other", o),
+                      ("acc_other", o), ("gn_other", f"{o} before clipping"), ("gn_after_other", f"{o} after clipping")):
+        fig.data[idx[uid]].name = name
+    for uid in ("norm_other_h", "norm_other_c", "loss_other", "acc_other", "gn_other", "gn_after_other"):
+        fig.data[idx[uid]].line.color = COLORS[other]

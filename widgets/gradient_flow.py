@@ -1,0 +1,308 @@
+"""Dashboard: gradient flow through an unrolled RNN vs the LSTM (or GRU) conveyor belt.
+
+``GradientFlowState`` holds the knobs (validated: any browser can send any value);
+``GradientFlowDashboard`` lays out controls, one FigureWidget and the equations, and
+trains the two models in a background ``Worker``. All maths lives in ``seqviz``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as ipw
+import numpy as np
+import plotly.graph_objects as go
+import torch
+import traitlets as tl
+
+from seqviz.data.tasks import TASKS, get_task
+from seqviz.devices import pick_device
+from seqviz.experiments import DEFAULT_PRESET, PRESETS, GradFlowConfig, build_gradflow_run
+from seqviz.figures import gradflow as gf
+from seqviz.models.recurrent import cut_points, spectral_radius
+from seqviz.probes.gates import belt_product, gate_trace
+from seqviz.probes.gradients import probe_gradients
+from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+                            guarded, locked_update, register_instance)
+from widgets.gradient_flow_controls import belt_equation, bind, make_controls, rnn_equation
+
+MODEL_KNOBS = ("task", "T", "hidden", "other", "activation", "radius", "forget_bias", "seed")
+LIVE_KNOBS = ("optimizer", "lr", "clip_on", "clip", "tbptt_on", "tbptt")
+MAX_TRAIN_S = 300  # a forgotten dashboard stops training after 5 minutes
+N_SHOWN = 8  # sequences in the fixed batch the belt view inspects
+RANGES = {"T": (10, 200, True), "hidden": (4, 128, True), "radius": (0.1, 2.0, False),
+          "forget_bias": (-3.0, 5.0, False), "lr": (1e-4, 1.0, False), "clip": (0.01, 100.0, False),
+          "tbptt": (1, 200, True), "seed": (0, 1_000_000, True), "seq_index": (0, N_SHOWN - 1, True)}
+CHOICES = {"task": tuple(TASKS), "other": ("lstm", "gru"), "activation": ("tanh", "relu"),
+           "optimizer": ("adam", "sgd"), "preset": tuple(PRESETS)}
+
+
+class GradientFlowState(tl.HasTraits):
+    preset = tl.Unicode(DEFAULT_PRESET)
+    task = tl.Unicode("adding")
+    T = tl.Int(100)
+    hidden = tl.Int(32)
+    other = tl.Unicode("lstm")
+    activation = tl.Unicode("tanh")
+    radius = tl.Float(0.6)
+    forget_bias = tl.Float(1.0)
+    optimizer = tl.Unicode("adam")
+    lr = tl.Float(1e-2)
+    clip_on = tl.Bool(False)
+    clip = tl.Float(1.0)
+    tbptt_on = tl.Bool(False)
+    tbptt = tl.Int(30)
+    seed = tl.Int(0)
+    seq_index = tl.Int(0)
+    note = tl.Unicode("")  # the last validation message, for the status line
+
+    @tl.validate(*RANGES)
+    def _check_number(self, proposal):
+        lo, hi, integer = RANGES[proposal.trait.name]
+        v, msg = clamp_number(proposal.value, lo, hi, getattr(self, proposal.trait.name), proposal.trait.name,
+                              integer)
+        if msg:
+            self.note = msg
+        return v
+
+    @tl.validate(*CHOICES)
+    def _check_choice(self, proposal):
+        v, msg = clean_choice(proposal.value, CHOICES[proposal.trait.name], getattr(self, proposal.trait.name),
+                              proposal.trait.name)
+        if msg:
+            self.note = msg
+        return v
+
+    def config(self) -> GradFlowConfig:
+        return GradFlowConfig(task=self.task, T=self.T, hidden=self.hidden, other=self.other,
+                              activation=self.activation, radius=self.radius, forget_bias=self.forget_bias,
+                              optimizer=self.optimizer, lr=self.lr, clip=self.clip if self.clip_on else None,
+                              tbptt=self.tbptt if self.tbptt_on else None, seed=self.seed)
+
+    def load(self, cfg: GradFlowConfig) -> None:
+        with self.hold_trait_notifications():
+            for k in ("task", "T", "hidden", "other", "activation", "radius", "forget_bias", "optimizer", "lr",
+                      "seed"):
+                setattr(self, k, getattr(cfg, k))
+            self.clip_on, self.tbptt_on = cfg.clip is not None, cfg.tbptt is not None
+            self.clip = cfg.clip if cfg.clip is not None else self.clip
+            self.tbptt = cfg.tbptt if cfg.tbptt is not None else self.tbptt
+
+
+class GradientFlowDashboard(ipw.VBox):
+    """The RNN beside an LSTM/GRU, trained live, with per-step gradients and the belt."""
+
+    def __init__(self, state: GradientFlowState | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.state = state or GradientFlowState()
+        self.device = pick_device().device
+        self.worker = Worker("gradient-flow")
+        self.throttle = Throttle(10)
+        self.belt_throttle = Throttle(2)
+        self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
+        self._fig_lock = threading.Lock()
+        self.status = StatusLine()
+        self.progress = ipw.HTML()
+        self.c = make_controls()
+        # The figure is filled with the first numbers *before* it becomes a FigureWidget:
+        # updates sent before the browser shows a FigureWidget are lost (seen in Voila).
+        self.fig = gf.build_gradflow_figure(self.state.T, self.state.other)
+        self.idx = gf.trace_index(self.fig)
+        self.eq_rnn, self.eq_belt = equation_box("RNN: a product of Jacobians", ""), equation_box("The belt", "")
+        self.run = None
+        self.init_probe = {}
+        for name, w in self.c.items():
+            if name not in ("train", "step", "reset"):
+                bind(w, self.state, name)
+        on = lambda w: guarded(self.status, w)  # noqa: E731
+        self.c["train"].on_click(on("start or pause training")(lambda _: self.toggle_training()))
+        self.c["step"].on_click(on("take one step")(lambda _: self.one_step()))
+        self.c["reset"].on_click(on("reset")(lambda _: self.reset()))
+        self.state.observe(on("apply the preset")(lambda ch: self.apply_preset(ch["new"])), "preset")
+        self.state.observe(on("rebuild the models")(self._model_knob), list(MODEL_KNOBS))
+        self.state.observe(on("change a training setting")(self._live_knob), list(LIVE_KNOBS))
+        self.state.observe(on("show that sequence")(lambda _: self.refresh_belt()), "seq_index")
+        self.state.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
+        register_instance("gradient_flow", self)
+        self.reset()
+        self.fig = go.FigureWidget(self.fig)
+        self.children = self._layout()
+
+    # -- layout ---------------------------------------------------------------------
+    def _layout(self):
+        c = self.c
+        knobs = ipw.VBox([
+            ipw.HTML("<b>Task and models</b>"), c["task"], c["T"], c["hidden"], c["other"], c["activation"],
+            c["radius"], c["forget_bias"], ipw.HTML("<b>Training</b>"), c["optimizer"], c["lr"],
+            ipw.HBox([c["clip_on"], c["clip"]]), ipw.HBox([c["tbptt_on"], c["tbptt"]]), c["seed"],
+            ipw.HTML("<b>Belt view</b>"), c["seq_index"], self.eq_rnn, self.eq_belt,
+        ], layout=ipw.Layout(width="360px", min_width="360px"))
+        top = ipw.HBox([c["preset"], c["train"], c["step"], c["reset"]], layout=ipw.Layout(flex_flow="row wrap"))
+        head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Gradient flow: why a plain RNN forgets and an LSTM "
+                                  "remembers</h2>"), top, ipw.HBox([self.status]), self.progress, device_badge()])
+        return [head, ipw.HBox([knobs, ipw.Box([self.fig], layout=ipw.Layout(min_width="1000px"))])]
+
+    # -- actions ----------------------------------------------------------------------
+    def close_worker(self) -> None:
+        self.worker.stop()
+
+    def apply_preset(self, name: str) -> None:
+        self.worker.stop()
+        self._loading = True
+        try:
+            self.state.load(PRESETS[name])
+        finally:
+            self._loading = False
+        self.reset(f"Preset loaded: {name}. Press Train.")
+
+    def reset(self, message: str | None = None) -> None:
+        self.worker.stop()
+        cfg = self.state.config()
+        self.run = build_gradflow_run(cfg, self.device)
+        task = get_task(cfg.task)
+        self.view_batch = task.sample(N_SHOWN, cfg.T, torch.Generator().manual_seed(cfg.seed + 10_007))
+        self.view_batch.x = self.view_batch.x.to(self.device)
+        self.view_batch.y = self.view_batch.y.to(self.device)
+        with locked_update(self.fig, self._fig_lock):
+            gf.relabel(self.fig, cfg.other)
+            self.fig.layout.xaxis.range = [-1, cfg.T]
+        self.refresh_probe()
+        self.refresh(force=True)
+        self.c["train"].description, self.c["train"].icon = "Train", "play"
+        self.status.say(message or f"Ready: {cfg.T}-step {task.name} task, RNN beside the {cfg.other.upper()}. "
+                        "Press Train.", "info")
+
+    def toggle_training(self) -> None:
+        if self.worker.running:
+            self.worker.stop()
+            return
+        if self.worker.start(self._train_loop):
+            self.c["train"].description, self.c["train"].icon = "Pause", "pause"
+            self.status.say("Training both models on the same batches...", "info")
+
+    def one_step(self) -> None:
+        if self.worker.running:
+            self.status.say("Pause training before taking single steps.", "warn")
+            return
+        from seqviz.training import Diverged
+
+        try:
+            self.run.step()
+        except Diverged as e:
+            self._say_diverged(e.args[0])
+        self.refresh(force=True)
+
+    # -- knobs --------------------------------------------------------------------------
+    def _model_knob(self, change) -> None:
+        if not getattr(self, "_loading", False):
+            self.reset(f"{change['name']} changed: both models were rebuilt from seed {self.state.seed}. "
+                       "Press Train.")
+
+    def _live_knob(self, change) -> None:
+        if getattr(self, "_loading", False) or self.run is None:
+            return
+        cfg, run = self.state.config(), self.run
+        with run.lock:
+            run.cfg.lr, run.cfg.clip, run.cfg.tbptt = cfg.lr, cfg.clip, cfg.tbptt
+            if cfg.optimizer != run.cfg.optimizer:
+                from seqviz.training import make_optimizer
+
+                run.cfg.optimizer = cfg.optimizer
+                run.opts = {k: make_optimizer(cfg.optimizer, m.parameters(), cfg.lr) for k, m in run.models.items()}
+            for opt in run.opts.values():
+                for g in opt.param_groups:
+                    g["lr"] = cfg.lr
+        if change["name"].startswith("tbptt"):
+            self.refresh_probe()
+            self.refresh(force=True)
+
+    # -- training thread ----------------------------------------------------------------
+    def _train_loop(self, stop: threading.Event) -> None:
+        t0 = time.monotonic()
+
+        def on_step(_reports):
+            self.refresh()
+            if time.monotonic() - t0 > MAX_TRAIN_S:
+                stop.set()
+
+        why = self.run.train(stop, on_step)
+        self.refresh(force=True)
+        self.c["train"].description, self.c["train"].icon = "Train", "play"
+        if why.startswith("diverged"):
+            self._say_diverged(why.split(": ", 1)[1])
+        elif time.monotonic() - t0 > MAX_TRAIN_S:
+            self.status.say(f"Paused after {MAX_TRAIN_S // 60} minutes to free the machine. Press Train to go on.")
+        else:
+            self.status.say(f"Paused at step {self.run.steps}. Press Train to go on, or One step.", "info")
+
+    def _say_diverged(self, name: str) -> None:
+        label = "RNN" if name == "rnn" else name.upper()
+        self.status.say(f"The {label}'s loss became NaN or infinite at step {self.run.steps + 1}, so training "
+                        "stopped: turn on gradient clipping or lower the learning rate, then press Reset.", "error")
+
+    # -- views ----------------------------------------------------------------------------
+    def refresh_probe(self) -> None:
+        """Per-step gradients of the current weights on the fixed view batch (nothing is updated)."""
+        run = self.run
+        with run.lock:
+            for name, m in run.models.items():
+                self.init_probe[name] = probe_gradients(m, run.task, self.view_batch, tbptt=run.cfg.tbptt)
+                m.zero_grad(set_to_none=True)
+        self.init_probe_step = run.steps
+
+    def refresh(self, force: bool = False) -> None:
+        """Push the latest numbers to the figure, at most ~10 times a second."""
+        if not self.throttle.ready(force):
+            return
+        run, other = self.run, self.state.other
+        hr, ho = run.history["rnn"], run.history[other]
+        pr, po = list(hr.probes), list(ho.probes)
+        steps = list(hr.probe_step)
+        if not pr or self.init_probe_step >= steps[-1]:  # nothing newer than the explicit probe
+            pr, po, steps = pr + [self.init_probe["rnn"]], po + [self.init_probe[other]], steps + [run.steps]
+        cuts = cut_points(run.cfg.T, run.cfg.tbptt)
+        task = run.task
+        with locked_update(self.fig, self._fig_lock):
+            gf.update_gradients(self.fig, self.idx, run.cfg.T, other, pr, po, steps, cuts)
+            gf.update_curves(self.fig, self.idx, hr, ho, task.baseline_loss(run.cfg.T),
+                             task.baseline_accuracy(run.cfg.T), run.cfg.clip)
+        self.refresh_times.append(time.monotonic())
+        n = run.steps
+        secs = hr.seconds[-1] + ho.seconds[-1] if hr.seconds else 0.0
+        losses = " · ".join(f"{k.upper()} loss {h.loss[-1]:.3g}" for k, h in run.history.items() if h.loss)
+        self.progress.value = (f"<span style='font-size:15px'>step <b>{n}</b> · {secs:.1f} s of training"
+                               f"{' · ' + losses if losses else ''} · baseline {task.baseline_loss(run.cfg.T):.3g}"
+                               "</span>")
+        ratio = pr[-1].h_norms[0] / pr[-1].h_norms[-1] if pr[-1].h_norms[-1] > 0 else None
+        with run.lock:
+            rho = spectral_radius(run.models["rnn"].rnn.weight_hh_l0)
+        self.eq_rnn.value = self.eq_rnn.value.split("</div>", 1)[0] + "</div>" + rnn_equation(rho, run.cfg.T, ratio) + "</div>"
+        if force or self.belt_throttle.ready():
+            self.refresh_belt()
+
+    def refresh_belt(self) -> None:
+        run, other = self.run, self.state.other
+        i = min(self.state.seq_index, N_SHOWN - 1)
+        keys = [int(k) for k in self.view_batch.key_positions[i].tolist()]
+        with run.lock:
+            tr = gate_trace(run.models[other], self.view_batch.x[i], key_step=keys[0])
+        with locked_update(self.fig, self._fig_lock):
+            gf.update_belt(self.fig, self.idx, tr, keys)
+        prod = belt_product(tr, keys[0])
+        top = float(prod[tr.unit_order[0]])
+        self.eq_belt.value = self.eq_belt.value.split("</div>", 1)[0] + "</div>" + belt_equation(
+            other, top, float(np.median(prod)), keys[0]) + "</div>"
+
+
+def dashboard(preset: str | None = None, **config) -> GradientFlowDashboard:
+    """The dashboard, starting from ``preset`` (a key of ``seqviz.experiments.PRESETS``);
+    keyword arguments override ``GradFlowConfig`` fields, e.g. ``T=50``."""
+    state = GradientFlowState()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        state.preset = preset
+    base = PRESETS[state.preset]
+    state.load(GradFlowConfig(**{**base.__dict__, **config}))
+    return GradientFlowDashboard(state)
