@@ -1,0 +1,226 @@
+"""The attention dashboard's one figure: alignment (top), self-attention (middle),
+curves (bottom). Pure: panel functions turn numbers into ``{trace: {prop: value}}``
+and ``{axis: {prop: value}}`` updates; ``apply`` writes them into a Figure or a
+FigureWidget (under its batch_update), ``build_figure`` makes the complete figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from seqviz.figures.theme import COLORS, DIVERGING, SEQUENTIAL, apply_theme, downsample
+
+# panel name -> (row, col); the order of TRACES below is the order of fig.data
+PANELS = {"align": (1, 1), "s2s_loss": (1, 2), "s2s_acc": (1, 3), "length": (1, 4),
+          "self": (2, 1), "query": (2, 3), "qkv": (2, 4), "lm_loss": (3, 1), "entropy": (3, 3)}
+TRACES = [  # (name, panel)
+    ("align", "align"), ("align_true", "align"), ("align_sel", "align"),
+    ("loss_att", "s2s_loss"), ("loss_bn", "s2s_loss"),
+    ("acc_align", "s2s_acc"), ("acc_att", "s2s_acc"), ("acc_bn", "s2s_acc"),
+    ("len_att", "length"), ("len_bn", "length"), ("len_train", "length"),
+    ("self", "self"), ("self_sel", "self"),
+    ("query", "query"),
+    ("qkv", "qkv"), ("qkv_sel", "qkv"),
+    ("lm_loss", "lm_loss"), ("lm_base", "lm_loss"),
+    ("ent_scaled", "entropy"), ("ent_unscaled", "entropy"), ("ent_uniform", "entropy"), ("ent_model", "entropy"),
+]
+INDEX = {name: i for i, (name, _) in enumerate(TRACES)}
+TITLES = ("Attention alpha_ij (output step x source step)", "Loss (cross-entropy)", "Accuracy while training",
+          "Accuracy by source length", "Self-attention w_ij of one head (query row x key column)",
+          "Weights of the chosen query", "q, k, v of every token (this head)",
+          "Transformer loss (nats per character)", "Entropy of a softmax row as k grows")
+
+
+def _trace(name: str) -> go.BaseTraceType:
+    line = lambda c, **kw: dict(color=c, width=3, **kw)  # noqa: E731
+    if name in ("align", "self"):
+        return go.Heatmap(name=name, z=[[0.0]], zmin=0, zmax=1, colorscale=SEQUENTIAL, showscale=name == "self",
+                          colorbar=dict(len=0.38, y=0.55, thickness=14, title=dict(text="w")),
+                          hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>")
+    if name == "qkv":
+        return go.Heatmap(name=name, z=[[0.0]], colorscale=DIVERGING, zmid=0, showscale=False,
+                          hovertemplate="%{x}, token %{y}: %{z:.3f}<extra></extra>")
+    if name == "align_true":
+        return go.Scatter(name="correct source", mode="markers", x=[], y=[], showlegend=False,
+                          marker=dict(symbol="square-open", size=14, color=COLORS["accent"], line=dict(width=2.5)))
+    if name in ("align_sel", "self_sel", "qkv_sel"):
+        return go.Scatter(name="selected", mode="lines", x=[], y=[], showlegend=False, hoverinfo="skip",
+                          line=dict(color=COLORS["rnn"], width=3))
+    if name == "query":
+        return go.Bar(name="w_ij", x=[], y=[], marker_color=COLORS["lstm"], showlegend=False)
+    spec = {
+        "loss_att": ("with attention", COLORS["lstm"], {}), "loss_bn": ("no attention", COLORS["rnn"], {}),
+        "acc_align": ("alignment", COLORS["accent"], dict(dash="dot")),
+        "acc_att": ("tokens, attention", COLORS["lstm"], {}), "acc_bn": ("tokens, no attention", COLORS["rnn"], {}),
+        "len_att": ("with attention", COLORS["lstm"], {}), "len_bn": ("no attention", COLORS["rnn"], {}),
+        "len_train": ("longest in training", COLORS["baseline"], dict(dash="dash")),
+        "lm_loss": ("transformer", COLORS["gru"], {}), "lm_base": ("letter frequencies only", COLORS["baseline"], dict(dash="dash")),
+        "ent_scaled": ("scaled by 1/sqrt(k)", COLORS["lstm"], {}), "ent_unscaled": ("unscaled", COLORS["rnn"], {}),
+        "ent_uniform": ("uniform (ln T)", COLORS["baseline"], dict(dash="dash")),
+    }
+    if name == "ent_model":
+        return go.Scatter(name="this head", mode="markers", x=[], y=[],
+                          marker=dict(size=14, color=COLORS["gru"], symbol="diamond"))
+    label, color, extra = spec[name]
+    mode = "lines+markers" if name in ("len_att", "len_bn") else "lines"
+    return go.Scatter(name=label, mode=mode, x=[], y=[], line=line(color, **extra),
+                      legendgroup=name.split("_")[0], showlegend=name not in ("len_att", "len_bn", "loss_att", "loss_bn"))
+
+
+def axes_of(fig: go.Figure) -> dict:
+    """panel -> (xaxis layout key, yaxis layout key), e.g. ("xaxis3", "yaxis3")."""
+    out = {}
+    for p, (r, c) in PANELS.items():
+        sp = fig.get_subplot(r, c)
+        out[p] = (sp.xaxis.plotly_name, sp.yaxis.plotly_name)
+    return out
+
+
+def skeleton() -> go.Figure:
+    """All traces present (empty) in their panels, themed; fill it with ``apply``."""
+    specs = [[{}, {}, {}, {}], [{"colspan": 2}, None, {}, {}], [{"colspan": 2}, None, {"colspan": 2}, None]]
+    fig = make_subplots(rows=3, cols=4, specs=specs, subplot_titles=TITLES, row_heights=[0.31, 0.44, 0.25],
+                        vertical_spacing=0.085, horizontal_spacing=0.07)
+    for name, panel in TRACES:
+        r, c = PANELS[panel]
+        fig.add_trace(_trace(name), row=r, col=c)
+    apply_theme(fig, height=1250, margin=dict(l=70, r=40, t=60, b=50),
+                legend=dict(orientation="h", yanchor="bottom", y=1.015, xanchor="left", x=0, font=dict(size=13)))
+    fig.update_annotations(font_size=15)
+    ax = axes_of(fig)
+    lay = {
+        "align": dict(x=dict(title="source step j"), y=dict(title="output step i", autorange="reversed")),
+        "s2s_loss": dict(x=dict(title="step"), y=dict(type="log")),
+        "s2s_acc": dict(x=dict(title="step"), y=dict(range=[0, 1.02])),
+        "length": dict(x=dict(title="source length S"), y=dict(range=[0, 1.02], title="greedy accuracy")),
+        "self": dict(x=dict(title="key j"), y=dict(title="query i", autorange="reversed")),
+        "query": dict(x=dict(title="key j"), y=dict(range=[0, 1.02], title="w_ij")),
+        "qkv": dict(x=dict(), y=dict(autorange="reversed")),
+        "lm_loss": dict(x=dict(title="step"), y=dict(title="nats")),
+        "entropy": dict(x=dict(title="key dimension k", type="log"), y=dict(title="entropy (nats)")),
+    }
+    for p, d in lay.items():
+        fig.layout[ax[p][0]].update(d["x"])
+        fig.layout[ax[p][1]].update(d["y"])
+    return fig
+
+
+def apply(fig, traces: dict | None = None, axes: dict | None = None, ax: dict | None = None) -> None:
+    """Write ``{trace: props}`` and ``{panel: {"x": props, "y": props}}`` into ``fig``.
+    Call it inside the caller's lock / batch_update for a FigureWidget."""
+    for name, props in (traces or {}).items():
+        fig.data[INDEX[name]].update(props)
+    if axes:
+        ax = ax or axes_of(fig)
+        for p, d in axes.items():
+            if "x" in d:
+                fig.layout[ax[p][0]].update(d["x"])
+            if "y" in d:
+                fig.layout[ax[p][1]].update(d["y"])
+
+
+def build_figure(*updates) -> go.Figure:
+    """Skeleton plus any number of ``(traces, axes)`` updates: the complete figure."""
+    fig = skeleton()
+    ax = axes_of(fig)
+    for tr, axs in updates:
+        apply(fig, tr, axs, ax)
+    return fig
+
+
+# -- panels ------------------------------------------------------------------------
+def _ticks(labels) -> dict:
+    return dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=[_show(c) for c in labels])
+
+
+def _show(ch: str) -> str:
+    return {" ": "\u2423", "\n": "\u21b5"}.get(ch, ch)  # visible space and newline
+
+
+def _box(i: int, j0: float, j1: float) -> dict:
+    """A rectangle around row i from column j0 to j1 (inclusive cells)."""
+    return dict(x=[j0 - 0.5, j1 + 0.5, j1 + 0.5, j0 - 0.5, j0 - 0.5], y=[i - 0.5, i - 0.5, i + 0.5, i + 0.5, i - 0.5])
+
+
+def alignment_panel(weights, src: str, out_labels: list[str], correct, sel: tuple[int, int]):
+    """weights (T, S); correct (T, S) bool; sel = (i, j) the selected cell."""
+    w = np.asarray(weights, dtype=float)
+    ii, jj = np.nonzero(np.asarray(correct))
+    i, j = sel
+    tr = {"align": dict(z=w.tolist(), x=list(range(w.shape[1])), y=list(range(w.shape[0]))),
+          "align_true": dict(x=jj.tolist(), y=ii.tolist()), "align_sel": _box(i, j, j)}
+    return tr, {"align": dict(x=_ticks(list(src)), y=_ticks(out_labels))}
+
+
+def s2s_curves(hist: dict, max_points: int = 800):
+    """hist: name ("attention"/"bottleneck") -> Curve; loss and accuracy lines."""
+    tr = {}
+    for key, name in (("att", "attention"), ("bn", "bottleneck")):
+        c = hist.get(name)
+        if c is None or not c.step:
+            tr[f"loss_{key}"] = tr[f"acc_{key}"] = dict(x=[], y=[])
+            continue
+        x, y = downsample(c.step, c.loss, max_points)
+        tr[f"loss_{key}"] = dict(x=x, y=y)
+        tr[f"acc_{key}"] = dict(zip(("x", "y"), downsample(c.step, c.metrics["accuracy"], max_points)))
+        if key == "att":
+            tr["acc_align"] = dict(zip(("x", "y"), downsample(c.step, c.metrics["alignment"], max_points)))
+    tr.setdefault("acc_align", dict(x=[], y=[]))
+    return tr, {}
+
+
+def length_panel(lengths, acc: dict, train_max: int):
+    """acc: "attention"/"bottleneck" -> accuracy per length."""
+    lengths = list(map(int, lengths))
+    return ({"len_att": dict(x=lengths, y=list(acc.get("attention", []))),
+             "len_bn": dict(x=lengths, y=list(acc.get("bottleneck", []))),
+             "len_train": dict(x=[train_max + 0.5, train_max + 0.5], y=[0, 1])}, {})
+
+
+def self_attention_panel(weights, tokens: str, sel: tuple[int, int]):
+    """weights (T, T) of one head; tokens the T characters; sel = (query i, key j)."""
+    w = np.asarray(weights, dtype=float)
+    T = w.shape[0]
+    i, j = sel
+    tr = {"self": dict(z=w.tolist(), x=list(range(T)), y=list(range(T))), "self_sel": _box(i, j, j),
+          "query": dict(x=list(range(T)), y=w[i].tolist(),
+                        marker_color=[COLORS["rnn"] if k == j else COLORS["lstm"] for k in range(T)])}
+    t = _ticks(list(tokens))
+    return tr, {"self": dict(x=t, y=t), "query": dict(x=t)}
+
+
+def qkv_panel(q, k, v, tokens: str, i: int):
+    """q, k, v (T, d_k) of one head: one heatmap [q | k | v] with a blank column between."""
+    q, k, v = (np.asarray(a, dtype=float) for a in (q, k, v))
+    T, d = q.shape
+    gap = np.full((T, 1), np.nan)
+    z = np.concatenate([q, gap, k, gap, v], axis=1)
+    cols = [f"q{n + 1}" for n in range(d)] + [" "] + [f"k{n + 1}" for n in range(d)] + ["  "] + [f"v{n + 1}" for n in range(d)]
+    zmax = float(np.nanmax(np.abs(z))) or 1.0
+    z = np.where(np.isnan(z), None, z).tolist()
+    ticks = dict(tickmode="array", tickvals=[(d - 1) / 2, d + 1 + (d - 1) / 2, 2 * d + 2 + (d - 1) / 2],
+                 ticktext=["q", "k", "v"])
+    tr = {"qkv": dict(z=z, x=list(range(len(cols))), y=list(range(T)), zmin=-zmax, zmax=zmax,
+                      customdata=[cols] * T, hovertemplate="%{customdata}, token %{y}: %{z:.3f}<extra></extra>"),
+          "qkv_sel": _box(i, 0, len(cols) - 1)}
+    return tr, {"qkv": dict(x=ticks, y=_ticks(list(tokens)))}
+
+
+def lm_curve(curve, baseline: float, max_points: int = 800):
+    if curve is None or not curve.step:
+        return {"lm_loss": dict(x=[], y=[]), "lm_base": dict(x=[], y=[])}, {}
+    x, y = downsample(curve.step, curve.loss, max_points)
+    return {"lm_loss": dict(x=x, y=y), "lm_base": dict(x=[x[0], x[-1]], y=[baseline, baseline])}, {}
+
+
+def entropy_panel(dims, scaled, unscaled, T: int, model_k: int | None = None, model_entropy: float | None = None):
+    dims = list(map(int, dims))
+    tr = {"ent_scaled": dict(x=dims, y=list(map(float, scaled))),
+          "ent_unscaled": dict(x=dims, y=list(map(float, unscaled))),
+          "ent_uniform": dict(x=[dims[0], dims[-1]], y=[math.log(T)] * 2),
+          "ent_model": dict(x=[] if model_k is None else [model_k],
+                            y=[] if model_entropy is None else [float(model_entropy)])}
+    return tr, {}
