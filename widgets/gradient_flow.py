@@ -23,7 +23,7 @@ from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_trace
 from seqviz.probes.gradients import probe_gradients
-from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (StatusLine, log, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, locked_update, register_instance)
 from widgets.gradient_flow_controls import belt_equation, bind, make_controls, rnn_equation
 
@@ -226,10 +226,16 @@ class GradientFlowDashboard(ipw.VBox):
             if time.monotonic() - t0 > MAX_TRAIN_S:
                 stop.set()
 
-        why = self.run.train(stop, on_step)
-        self.refresh(force=True)
+        try:
+            why = self.run.train(stop, on_step)
+            self.refresh(force=True)
+        except Exception as e:  # noqa: BLE001 - the page must get a sentence, not a dead thread
+            log.exception("training failed")
+            why = f"failed: {str(e)[:160] or type(e).__name__}"
         self.c["train"].description, self.c["train"].icon = "Train", "play"
-        if why.startswith("diverged"):
+        if why.startswith("failed"):
+            self.status.say(f"Training stopped because of an unexpected problem ({why[8:]}). Press Reset.", "error")
+        elif why.startswith("diverged"):
             self._say_diverged(why.split(": ", 1)[1])
         elif time.monotonic() - t0 > MAX_TRAIN_S:
             self.status.say(f"Paused after {MAX_TRAIN_S // 60} minutes to free the machine. Press Train to go on.")

@@ -7,6 +7,8 @@ widget then shows the value actually used.
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as ipw
 
 from seqviz.data.tasks import TASK_LABELS
@@ -77,6 +79,14 @@ def make_controls() -> dict[str, ipw.Widget]:
     }
 
 
+def _power10(base: float, n: int) -> str:
+    """base**n written as 10^x, without overflow for huge or tiny results."""
+    if not math.isfinite(base) or base <= 0:
+        return "undefined"
+    x = n * math.log10(base)
+    return f"10<sup>{x:.0f}</sup>" if abs(x) >= 3 else f"{base ** n:.2g}"
+
+
 def rnn_equation(rho: float, T: int, measured_ratio: float | None) -> str:
     meas = "" if measured_ratio is None else (
         f"<br>Measured now: ||∂L/∂h<sub>0</sub>|| / ||∂L/∂h<sub>T−1</sub>|| = <b>{measured_ratio:.1e}</b>")
@@ -85,7 +95,7 @@ def rnn_equation(rho: float, T: int, measured_ratio: float | None) -> str:
         "&nbsp; ∂h<sub>k</sub>/∂h<sub>k−1</sub> = diag(φ′(a<sub>k</sub>)) W<sub>hh</sub><br>"
         "A product of T−t Jacobians: if their norms stay below 1 it shrinks geometrically (vanishing), "
         "above 1 it can blow up (exploding).<br>"
-        f"Now: ρ(W<sub>hh</sub>) = <b>{rho:.2f}</b>, so ρ<sup>T−1</sup> = <b>{rho ** (T - 1):.1e}</b>"
+        f"Now: ρ(W<sub>hh</sub>) = <b>{rho:.3g}</b>, so ρ<sup>T−1</sup> = <b>{_power10(rho, T - 1)}</b>"
         " (|φ′| ≤ 1 for tanh only makes it smaller)." + meas
     )
 

@@ -1,0 +1,49 @@
+"""The gradient-flow lessons in a real headless Chromium through Voila."""
+
+import time
+
+import pytest
+
+from tests.conftest import assert_no_error_text, open_dashboard, plot_data, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def by_meta(page, tag):
+    return next(t for t in plot_data(page) if t.get("meta") == tag)
+
+
+def wait_until(page, fn, timeout=60.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if fn():
+            return True
+        page.wait_for_timeout(250)
+    return False
+
+
+@pytest.mark.parametrize("notebook", ["03_rnn_bptt.ipynb", "04_lstm_gru.ipynb"])
+def test_gradient_flow_dashboard_in_the_browser(voila_url, page, notebook):
+    open_dashboard(page, voila_url, notebook)
+    assert len(by_meta(page, "graph_rnn_h")["x"]) == 100  # the unrolled network is drawn at once
+    assert len(by_meta(page, "belt_state")["z"]) > 0
+    assert "Computing on:" in page.inner_text("body")
+
+    # Move a control: truncated BPTT draws cut points and the gradient before them dies.
+    assert not [x for x in by_meta(page, "graph_cuts")["x"] if x is not None]
+    page.get_by_role("checkbox", name="Truncated BPTT").check()
+    assert wait_until(page, lambda: len([x for x in by_meta(page, "graph_cuts")["x"] if x is not None]) > 0)
+    page.get_by_role("checkbox", name="Truncated BPTT").uncheck()
+
+    # Train: the curves grow; Pause: they stop; no error text anywhere.
+    page.get_by_role("button", name="Train").click()
+    assert wait_until(page, lambda: len(by_meta(page, "loss_other")["x"]) >= 20)
+    n1 = len(by_meta(page, "loss_other")["x"])
+    assert wait_until(page, lambda: len(by_meta(page, "loss_other")["x"]) > n1 + 20)
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Train").wait_for(timeout=20_000)
+    assert "Paused" in page.inner_text("body")
+    assert_no_error_text(page)
+    assert page.external == [], f"requests left the machine: {page.external[:3]}"
+    page.set_viewport_size({"width": 1400, "height": 3800})
+    screenshot(page, notebook.replace(".ipynb", ""))

@@ -1,0 +1,43 @@
+"""Every lesson executes headless in fast mode with no error output, and stays thin."""
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
+
+
+def test_there_are_lessons():
+    assert len(LESSONS) >= 2
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_is_thin_and_stripped(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") for c in code), "strip outputs before committing"
+    src = "\n".join("".join(c["source"]) for c in code)
+    assert "\ndef " not in "\n" + src and "\nclass " not in "\n" + src, "lessons hold no def or class"
+    assert 'SEQVIZ_FAST' in src, "a parameters cell must read the fast flag"
+    assert "dashboard(" in "".join(code[-1]["source"]), "the dashboard is the last expression"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_executes_in_fast_mode(path, monkeypatch):
+    monkeypatch.setenv("SEQVIZ_FAST", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "lessons")}}).execute()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", f"{out.get('ename')}: {out.get('evalue')}"
+            assert out.get("name") != "stderr" or "Traceback" not in out.get("text", "")
+    last = nb.cells[-1] if nb.cells[-1].cell_type == "code" else [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in last.outputs), \
+        "the last code cell must show the dashboard"
