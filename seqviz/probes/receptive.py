@@ -1,0 +1,262 @@
+"""Receptive fields of stacked dilated convolutions: counted, drawn and measured.
+
+Vocabulary: a *lag* is how many steps into the past an output reads (lag 0 is
+the output's own step; a negative lag is a future step, only with centred padding).
+
+- ``receptive_field(k, dilations, convs_per_block)``: the exact number of inputs
+  output t depends on, itself included: 1 + sum over convolutions of (k - 1) d.
+  With doubling dilations 1, 2, ..., 2^(l-1) and one convolution per layer that is
+  1 + (k - 1)(2^l - 1). The lecture's R = 2^l (k - 1) is exact only for k = 2; for
+  k > 2 it overstates by k - 2.
+- ``dependency_lags``: the set of lags itself, so holes (skipped inputs) show.
+- ``empirical_receptive_field``: |d y_t / d x_s| for every s by autograd.
+- ``layers_needed``: fewest doubling layers for a reach, by both formulas.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqviz.models.tcn import TCNConfig, pad_sides
+
+
+# -- analytic -------------------------------------------------------------------------
+
+def receptive_field(kernel_size: int, dilations, convs_per_block: int = 1) -> int:
+    """Exact count of inputs an output depends on (itself included), for any padding."""
+    return 1 + int(convs_per_block) * sum((int(kernel_size) - 1) * int(d) for d in dilations)
+
+
+def lecture_receptive_field(kernel_size: int, n_layers: int) -> int:
+    """The lecture's R = 2^l (k - 1) for l doubling layers (exact only for k = 2)."""
+    return 2 ** int(n_layers) * (int(kernel_size) - 1)
+
+
+def conv_lags(kernel_size: int, dilation: int, padding: str = "causal") -> list[int]:
+    """Lags one padded convolution reads: output t reads x_(t - lag) for each lag."""
+    left, _ = pad_sides(kernel_size, dilation, padding)
+    return [left - j * dilation for j in range(kernel_size)]
+
+
+def conv_rows(kernel_size: int, dilations, convs_per_block: int = 1) -> list[int]:
+    """Dilation of every convolution, bottom to top (a block's convs share its dilation)."""
+    return [int(d) for d in dilations for _ in range(int(convs_per_block))]
+
+
+def dependency_lags(kernel_size: int, dilations, convs_per_block: int = 1,
+                    padding: str = "causal", residual: bool = True) -> np.ndarray:
+    """Sorted lags output t depends on, on an unbounded sequence.
+
+    Each convolution adds its tap lags (a Minkowski sum); a residual block also
+    passes lag 0 through its skip connection.
+    """
+    lags = {0}
+    for d in dilations:
+        block = {0}
+        for _ in range(int(convs_per_block)):
+            block = {a + b for a in block for b in conv_lags(kernel_size, int(d), padding)}
+        if residual:
+            block.add(0)
+        lags = {a + b for a in lags for b in block}
+    return np.array(sorted(lags), dtype=int)
+
+
+def holes(lags) -> np.ndarray:
+    """Lags between the smallest and largest reached lag that are *not* reached."""
+    lags = np.asarray(lags, dtype=int)
+    if lags.size == 0:
+        return lags
+    full = np.arange(lags.min(), lags.max() + 1)
+    return np.setdiff1d(full, lags)
+
+
+@dataclass
+class Diagram:
+    """What the layered diagram lights up for one output position.
+
+    Row 0 is the input, row r the output of convolution r (r = 1..n_rows-1).
+    """
+
+    T: int  # positions per row
+    dilations: list[int]  # (n_rows-1,) dilation of each convolution row
+    active: list[np.ndarray]  # per row: positions output t depends on
+    conv_edges: list[tuple[int, int, int, int]]  # (row, pos, row-1, pos') lit convolution taps
+    skip_edges: list[tuple[int, int, int, int]]  # (row, pos, row-cpb, pos) lit residual connections
+    missed: np.ndarray  # input positions inside the span that output t cannot see (holes)
+
+
+def dependency_diagram(kernel_size: int, dilations, convs_per_block: int, padding: str,
+                       T: int, t: int) -> Diagram:
+    """Trace output t of a length-T sequence back to the inputs, layer by layer."""
+    rows = conv_rows(kernel_size, dilations, convs_per_block)
+    n = len(rows) + 1
+    active: list[set[int]] = [set() for _ in range(n)]
+    active[-1] = {int(t)}
+    conv_edges, skip_edges = [], []
+    for r in range(n - 1, 0, -1):
+        lags = conv_lags(kernel_size, rows[r - 1], padding)
+        for s in sorted(active[r]):
+            for lag in lags:
+                p = s - lag
+                if 0 <= p < T:  # outside the sequence there is only padding
+                    active[r - 1].add(p)
+                    conv_edges.append((r, s, r - 1, p))
+            if r % convs_per_block == 0:  # top of a residual block: the skip lands here
+                active[r - convs_per_block].add(s)
+                skip_edges.append((r, s, r - convs_per_block, s))
+    seen = np.array(sorted(active[0]), dtype=int)
+    missed = holes(seen) if seen.size else seen
+    return Diagram(T, rows, [np.array(sorted(a), dtype=int) for a in active], conv_edges, skip_edges, missed)
+
+
+# -- empirical ------------------------------------------------------------------------
+
+def input_gradient(model: torch.nn.Module, T: int, t: int, seed: int, batch: int = 16) -> np.ndarray:
+    """(T,) sum over batch and features of |d y_t / d x_s| for every input position s.
+
+    Runs a float64 copy of ``model`` (the original is untouched) on standard-normal
+    inputs drawn from ``seed``; ``y_t`` is the sum of the model's outputs at step t.
+    """
+    m = copy.deepcopy(model).double().eval()
+    n_in = m.cfg.n_in
+    gen = torch.Generator().manual_seed(int(seed))
+    x = torch.randn(batch, T, n_in, generator=gen, dtype=torch.float64, requires_grad=True)  # (B, T, D)
+    y = m(x)  # (B, T, n_out)
+    y[:, int(t)].sum().backward()
+    return x.grad.abs().sum(dim=(0, 2)).numpy()  # (T,)
+
+
+def empirical_lags(grad: np.ndarray, t: int) -> np.ndarray:
+    """Lags t - s of the inputs s with a nonzero gradient."""
+    s = np.flatnonzero(np.asarray(grad) != 0)
+    return np.sort(int(t) - s)
+
+
+def causality_check(model: torch.nn.Module, T: int, t: int, seed: int) -> np.ndarray:
+    """(T,) max over batch and outputs of |change in y_s| when every input after t is
+    replaced by fresh noise. A causal model gives exactly 0 for all s <= t."""
+    m = copy.deepcopy(model).double().eval()
+    gen = torch.Generator().manual_seed(int(seed))
+    x = torch.randn(2, T, m.cfg.n_in, generator=gen, dtype=torch.float64)  # (B, T, D)
+    x2 = x.clone()
+    x2[:, int(t) + 1:] = torch.randn(x2[:, int(t) + 1:].shape, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        d = (m(x2) - m(x)).abs()  # (B, T, n_out)
+    return d.amax(dim=(0, 2)).numpy()
+
+
+# -- how many layers ------------------------------------------------------------------
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def layers_needed(reach: int, kernel_size: int, convs_per_block: int = 1) -> dict:
+    """Fewest doubling layers (blocks) l whose output sees ``reach`` inputs (itself included).
+
+    Closed forms, exact in integers: 2^l >= ceil(N / (k-1)) for the lecture's
+    R = 2^l (k-1), and 2^l >= ceil((N-1) / (c (k-1))) + 1 for the exact count
+    1 + c (k-1)(2^l - 1) with c convolutions per block. The smallest l with 2^l >= m
+    is (m - 1).bit_length(). Also returns the real-valued log2 the lecture rounds up.
+    """
+    N, k, c = int(reach), int(kernel_size), int(convs_per_block)
+    if k < 2:
+        raise ValueError("With kernel size 1 the receptive field never grows; use k of at least 2.")
+    if N < 1:
+        raise ValueError("The reach must be at least 1 input.")
+    lecture = (_ceil_div(N, k - 1) - 1).bit_length()
+    exact = (_ceil_div(N - 1, c * (k - 1)) + 1 - 1).bit_length()
+    return {
+        "lecture_layers": lecture,
+        "lecture_log2": math.log2(N / (k - 1)),
+        "exact_layers": exact,
+        "exact_log2": math.log2((N - 1) / (c * (k - 1)) + 1),
+        "lecture_R": lecture_receptive_field(k, lecture),
+        "exact_R": receptive_field(k, [2 ** i for i in range(exact)], c),
+        "exact_R_at_lecture_layers": receptive_field(k, [2 ** i for i in range(lecture)], c),
+    }
+
+
+# -- parameters -----------------------------------------------------------------------
+
+def conv_params(c_in: int, c_out: int, kernel_size: int) -> int:
+    """Weights and biases of one Conv1d: c_in c_out k + c_out."""
+    return c_in * c_out * kernel_size + c_out
+
+
+def tcn_param_count(cfg: TCNConfig) -> int:
+    """Parameters of ``TCN(cfg)`` counted from the config (convs, 1x1 skip, head)."""
+    total, c = 0, cfg.n_in
+    for _ in cfg.dilations:
+        total += conv_params(c, cfg.channels, cfg.kernel_size)
+        total += (cfg.convs_per_block - 1) * conv_params(cfg.channels, cfg.channels, cfg.kernel_size)
+        if c != cfg.channels:
+            total += conv_params(c, cfg.channels, 1)
+        c = cfg.channels
+    return total + cfg.channels * cfg.n_out + cfg.n_out
+
+
+def param_curves(channels: int, max_reach: int) -> dict[str, tuple[list[int], list[int]]]:
+    """(receptive fields, parameter counts) of C->C convolution stacks, by design:
+    doubling dilations with k = 2 and k = 3, undilated k = 3 layers, one big kernel.
+    Each point adds one layer (the big kernel: grows k)."""
+    C = int(channels)
+    out: dict[str, tuple[list[int], list[int]]] = {}
+    for name, k, dil in (("dilated, k=2", 2, True), ("dilated, k=3", 3, True), ("undilated, k=3", 3, False)):
+        rf, pc, ds = [], [], []
+        while not rf or rf[-1] < max_reach:
+            ds.append(2 ** len(ds) if dil else 1)
+            rf.append(receptive_field(k, ds))
+            pc.append(len(ds) * conv_params(C, C, k))
+        out[name] = (rf, pc)
+    ks = sorted(set(np.unique(np.geomspace(2, max(2, max_reach), 24).astype(int)).tolist()))
+    out["one layer, kernel k"] = ([receptive_field(k, [1]) for k in ks], [conv_params(C, C, k) for k in ks])
+    return out
+
+
+# -- what a task needs ----------------------------------------------------------------
+
+def required_reach(task: str, T: int) -> int:
+    """Inputs the hardest output must see (itself included).
+
+    adding: the last output must see step 0, so T. copy: digit j at step j is
+    recalled at step T + 10 + j, T + 10 steps later, so T + 11 (the sequence is
+    T + 20 long). recall: the last output must see step 0, so T.
+    """
+    if task == "copy":
+        return int(T) + 11
+    if task in ("adding", "recall"):
+        return int(T)
+    raise ValueError(f"No reach known for task {task!r}.")
+
+
+def unseen_floor(task: str, T: int, past_reach: int) -> float:
+    """Lowest loss possible when each output sees only ``past_reach`` inputs
+    (itself included) into the past: the information it cannot see is lost.
+
+    adding: each marked value out of sight costs its variance 1/12 of MSE.
+    copy: all ten digits lie T + 10 steps back, so either all are seen or the
+    loss is the blind baseline 10 ln 8 / (T + 20). recall: ln 4 or 0.
+    """
+    T, R = int(T), int(past_reach)
+    if task == "adding":
+        half = T // 2
+        first_unseen = max(0, min(half, T - R)) / half  # first mark ~ U{0..half-1}; seen if >= T - R
+        second_unseen = max(0, min(T - half, T - R - half)) / (T - half)
+        return (first_unseen + second_unseen) / 12.0
+    if task == "copy":
+        return 0.0 if R >= T + 11 else 10 * math.log(8) / (T + 20)
+    if task == "recall":
+        return 0.0 if R >= T else math.log(4)
+    raise ValueError(f"No floor known for task {task!r}.")
+
+
+def past_reach(kernel_size: int, dilations, convs_per_block: int, padding: str) -> int:
+    """Inputs an output sees at or before its own step (= receptive_field when causal)."""
+    lags = dependency_lags(kernel_size, dilations, convs_per_block, padding)
+    return int(lags.max()) + 1 if lags.max() >= 0 else 0

@@ -1,0 +1,183 @@
+"""TCN and receptive fields: analytic sets and counts against autograd, brute force and the task data."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from seqviz.data.tasks import get_task
+from seqviz.models.tcn import TCNConfig, build_tcn, count_parameters, doubling
+from seqviz.probes import receptive as R
+from seqviz.training import Run, TrainConfig
+
+SCHEDULES = [(1,), (1, 2, 4), (2, 2), (1, 4), (3, 1, 5), (1, 2, 4, 8), (4, 4, 1)]
+
+
+def _grad_lags(cfg: TCNConfig, seed: int = 0):
+    m = build_tcn(cfg, seed)
+    span = R.receptive_field(cfg.kernel_size, cfg.dilations, cfg.convs_per_block)
+    T, t = 2 * span + 6, span + 2  # room on both sides: no padding truncates the set
+    return R.empirical_lags(R.input_gradient(m, T, t, seed=seed + 1), t), T, t
+
+
+@pytest.mark.parametrize("padding", ["causal", "centred"])
+@pytest.mark.parametrize("cpb", [1, 2])
+def test_analytic_receptive_field_equals_autograd(padding, cpb):
+    for k, dil in itertools.product([1, 2, 3, 4, 5], SCHEDULES):
+        cfg = TCNConfig(n_in=3, n_out=2, channels=8, kernel_size=k, dilations=dil, convs_per_block=cpb,
+                        padding=padding)
+        emp, _, _ = _grad_lags(cfg)
+        ana = R.dependency_lags(k, dil, cpb, padding)
+        assert np.array_equal(emp, ana), (k, dil, cpb, padding)
+        # the count: span of the set, by direct count of convolution taps
+        assert emp.max() - emp.min() + 1 == R.receptive_field(k, dil, cpb)
+        if padding == "causal":
+            assert emp.min() == 0
+
+
+def test_holes_are_real_blind_spots():
+    # k=2 with dilations 1, 4: lags {0, 1, 4, 5}; inputs 2 and 3 steps back are never read
+    cfg = TCNConfig(n_in=1, channels=8, kernel_size=2, dilations=(1, 4))
+    emp, _, _ = _grad_lags(cfg)
+    assert set(emp.tolist()) == {0, 1, 4, 5}
+    assert R.holes(R.dependency_lags(2, (1, 4))).tolist() == [2, 3]
+    assert R.holes(R.dependency_lags(3, doubling(5))).size == 0  # doubling with k >= 2 leaves none
+
+
+@pytest.mark.parametrize("padding,cpb,t", [("causal", 1, 3), ("causal", 2, 39), ("centred", 1, 2),
+                                           ("centred", 2, 37)])
+def test_diagram_inputs_match_autograd_at_any_position(padding, cpb, t):
+    k, dil, T = 3, (1, 2, 4), 40
+    cfg = TCNConfig(n_in=2, channels=8, kernel_size=k, dilations=dil, convs_per_block=cpb, padding=padding)
+    grad = R.input_gradient(build_tcn(cfg, 3), T, t, seed=4)
+    diag = R.dependency_diagram(k, dil, cpb, padding, T, t)
+    assert diag.active[0].tolist() == np.flatnonzero(grad).tolist()  # truncated by the sequence's ends too
+    assert len(diag.active) == len(dil) * cpb + 1
+    assert all((r1 - r2) == 1 for r1, _, r2, _ in diag.conv_edges)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 7])
+def test_doubling_closed_form_and_the_lectures_formula(k):
+    for l_ in range(1, 9):
+        exact = R.receptive_field(k, doubling(l_))
+        assert exact == 1 + (k - 1) * (2 ** l_ - 1)
+        assert R.receptive_field(k, doubling(l_), 2) == 1 + 2 * (k - 1) * (2 ** l_ - 1)
+        lecture = R.lecture_receptive_field(k, l_)
+        assert lecture - exact == k - 2  # equal only for k = 2
+
+
+def _brute_layers(N, k, c, exact):
+    l_ = 0
+    while (R.receptive_field(k, doubling(l_), c) if exact else R.lecture_receptive_field(k, l_)) < N:
+        l_ += 1
+    return l_
+
+
+def test_layers_needed_matches_brute_force():
+    for N, k, c in itertools.product([1, 2, 3, 7, 64, 100, 127, 128, 129, 1000, 22050, 24571, 24576],
+                                     [2, 3, 7], [1, 2]):
+        got = R.layers_needed(N, k, c)
+        assert got["exact_layers"] == _brute_layers(N, k, c, True), (N, k, c)
+        assert got["lecture_layers"] == _brute_layers(N, k, 1, False), (N, k)
+        assert got["exact_R"] >= N
+
+
+def test_wavenet_example_from_the_lecture():
+    got = R.layers_needed(22050, 7)
+    assert math.isclose(got["lecture_log2"], math.log2(3675))  # 22050 / 6 = 3675
+    assert got["lecture_layers"] == 12 and got["exact_layers"] == 12
+    assert R.layers_needed(22050, 7, 2)["exact_layers"] == 11  # two convolutions per block
+    # just below 2^l (k-1) the formulas part: the lecture says 12 layers, 12 layers see only 24571
+    tricky = R.layers_needed(24576, 7)
+    assert tricky["lecture_layers"] == 12 and tricky["exact_layers"] == 13
+
+
+@pytest.mark.parametrize("padding", ["causal", "centred"])
+def test_future_inputs_never_move_earlier_outputs(padding):
+    cfg = TCNConfig(n_in=3, n_out=2, channels=8, kernel_size=3, dilations=(1, 2, 4), convs_per_block=2,
+                    padding=padding)
+    m = build_tcn(cfg, 0)
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 50, 3, generator=gen)
+    for t in (0, 10, 31, 48):
+        x2 = x.clone()
+        x2[:, t + 1:] = torch.randn(x2[:, t + 1:].shape, generator=gen)
+        with torch.no_grad():
+            y, y2 = m(x), m(x2)
+        moved_before = not torch.equal(y[:, : t + 1], y2[:, : t + 1])
+        assert moved_before == (padding == "centred")
+        assert not torch.equal(y[:, t + 1:], y2[:, t + 1:])
+        d = R.causality_check(m, 50, t, seed=t)
+        assert (d[: t + 1].max() == 0) == (padding == "causal")
+
+
+@pytest.mark.parametrize("cfg", [TCNConfig(), TCNConfig(n_in=10, n_out=10, channels=16, convs_per_block=2),
+                                 TCNConfig(n_in=16, channels=16, kernel_size=2, dilations=(1, 1, 3))])
+def test_parameter_count_from_the_config(cfg):
+    assert R.tcn_param_count(cfg) == count_parameters(build_tcn(cfg, 0))
+
+
+def test_dilation_is_cheaper_than_a_big_kernel_for_the_same_reach():
+    curves = R.param_curves(16, 128)
+    rf_d, pc_d = curves["dilated, k=2"]
+    rf_b, pc_b = curves["one layer, kernel k"]
+    assert rf_d[-1] >= 128 and pc_d[-1] == len(rf_d) * R.conv_params(16, 16, 2)
+    big = pc_b[rf_b.index(128)] if 128 in rf_b else R.conv_params(16, 16, 128)
+    assert pc_d[-1] < big
+
+
+def test_build_is_seeded_and_leaves_global_rng_alone():
+    cfg = TCNConfig(channels=8)
+    state = torch.random.get_rng_state()
+    a, b, c = build_tcn(cfg, 1), build_tcn(cfg, 1), build_tcn(cfg, 2)
+    assert torch.equal(state, torch.random.get_rng_state())
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_trains_beside_recurrent_models_in_run():
+    task = get_task("copy")
+    cfg = TCNConfig(n_in=task.n_in, n_out=task.n_out, channels=8)
+    m = build_tcn(cfg, 0)
+    x = torch.zeros(2, 33, task.n_in)
+    assert m(x).shape == (2, 33, task.n_out) and torch.equal(m(x, tbptt=5), m(x))
+    run = Run({"tcn": m}, task, TrainConfig(T=13, batch_size=4, probe_every=0))
+    run.step()
+    assert len(run.history["tcn"].loss) == 1 and math.isfinite(run.history["tcn"].loss[0])
+
+
+def test_required_reach_of_copy_memory_from_the_data():
+    task, T = get_task("copy"), 17
+    b = task.sample(64, T, torch.Generator().manual_seed(0))
+    tokens = b.x.argmax(-1)  # (B, T + 20)
+    recall = torch.nonzero(b.y[0]).flatten()  # steps whose target is a digit
+    lag = int(recall[0]) - 0  # first digit (step 0) is recalled here
+    assert torch.equal(b.y[:, recall], tokens[:, : task.n_copy])
+    assert R.required_reach("copy", T) == lag + 1 == T + 11
+    assert R.unseen_floor("copy", T, T + 11) == 0
+    assert math.isclose(R.unseen_floor("copy", T, T + 10), task.baseline_loss(T))
+
+
+@pytest.mark.parametrize("reach", [30, 64, 75, 100])
+def test_adding_floor_matches_a_monte_carlo_of_the_best_blind_guess(reach):
+    task, T = get_task("adding"), 100
+    b = task.sample(40_000, T, torch.Generator().manual_seed(1))
+    vals, keys = b.x[..., 0], b.key_positions  # (B, T), (B, 2)
+    seen = keys >= T - reach  # the last output sees steps T - reach .. T-1
+    picked = torch.gather(vals, 1, keys)  # (B, 2)
+    guess = torch.where(seen, picked, torch.full_like(picked, 0.5)).sum(1)  # unseen value -> its mean
+    mc = float(((guess - b.y) ** 2).mean())
+    assert abs(mc - R.unseen_floor("adding", T, reach)) < 0.004
+
+
+def test_bad_configs_say_what_to_do():
+    with pytest.raises(ValueError, match="at least one"):
+        build_tcn(TCNConfig(dilations=()), 0)
+    with pytest.raises(ValueError, match="convs_per_block"):
+        build_tcn(TCNConfig(convs_per_block=3), 0)
+    with pytest.raises(ValueError, match="kernel size 1"):
+        R.layers_needed(100, 1)
