@@ -1,0 +1,172 @@
+"""Dashboard: attention weight matrices, from Bahdanau alignment to self-attention heads.
+
+``AttentionState`` holds the knobs (validated: any browser can send any value);
+``AttentionDashboard`` lays out the controls, one FigureWidget and the equations,
+and trains either the encoder-decoders or the transformer in one ``Worker``.
+All maths lives in ``seqviz``; the refresh logic is in ``widgets.attention_live``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import ipywidgets as ipw
+import plotly.graph_objects as go
+import traitlets as tl
+
+from seqviz.data.text import clean_text
+from seqviz.data.translation import TASKS
+from seqviz.figures import attention as fa
+from seqviz.training_attention import PRESETS
+from widgets.attention_live import LiveViews
+from widgets.attention_views import bind, make_controls
+from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+                            guarded, register_instance)
+
+TEXT_CAP = 200  # characters kept from typed text
+INTS = ("snapshot", "out_i", "src_j", "layer", "head", "query", "key")
+CHOICES = {"task": TASKS, "cell": ("gru", "lstm"), "position": ("learned", "sinusoidal", "none"),
+           "kind": ("qkv", "simple")}
+
+
+class AttentionState(tl.HasTraits):
+    task = tl.Unicode("reverse")
+    cell = tl.Unicode("gru")
+    source = tl.Unicode("abcdefgh")
+    snapshot = tl.Any(0)  # an int; Any so that NaN or text reach the validator
+    out_i = tl.Any(0)
+    src_j = tl.Any(0)
+    layer = tl.Any(0)
+    head = tl.Any(0)
+    query = tl.Any(5)
+    key = tl.Any(0)
+    causal = tl.Bool(True)
+    scaled = tl.Bool(True)
+    position = tl.Unicode("learned")
+    kind = tl.Unicode("qkv")
+    text = tl.Unicode("")
+    note = tl.Unicode("")  # the last validation message, for the status line
+
+    def __init__(self, **kw):
+        self.limits = {k: 0 for k in INTS}  # largest allowed value of each integer knob (set by the view)
+        super().__init__(**kw)
+
+    def _say(self, msg):
+        self.note = ""
+        self.note = msg
+
+    @tl.validate(*INTS)
+    def _check_int(self, proposal):
+        name = proposal.trait.name
+        v, msg = clamp_number(proposal.value, 0, max(self.limits.get(name, 0), 0), getattr(self, name), name, True)
+        if msg:
+            self._say(msg)
+        return int(v)
+
+    @tl.validate(*CHOICES)
+    def _check_choice(self, proposal):
+        name = proposal.trait.name
+        v, msg = clean_choice(proposal.value, CHOICES[name], getattr(self, name), name)
+        if msg:
+            self._say(msg)
+        return v
+
+    @tl.validate("causal", "scaled")
+    def _check_bool(self, proposal):
+        return bool(proposal.value)
+
+    @tl.validate("source", "text")
+    def _check_text(self, proposal):
+        text, notes = clean_text(proposal.value)
+        if len(text) > TEXT_CAP:
+            notes.append(f"That text had {len(text)} characters; only the first {TEXT_CAP} are kept.")
+            text = text[:TEXT_CAP]
+        if not text.strip():
+            self._say("The text box was empty: type at least one character. The previous text is kept.")
+            return getattr(self, proposal.trait.name)
+        if notes:
+            self._say(" ".join(notes))
+        return text
+
+
+class AttentionDashboard(ipw.VBox):
+    """Part 1: an RNN encoder-decoder learns an alignment. Part 2: inside a small transformer."""
+
+    def __init__(self, state: AttentionState | None = None, preset: str = "default", **kwargs):
+        super().__init__(**kwargs)
+        self.state = state or AttentionState()
+        self.worker = Worker("attention")
+        self.throttle = Throttle(10)
+        self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
+        self._fig_lock = threading.Lock()
+        self.status = StatusLine()
+        self.progress = ipw.HTML()
+        self.c = make_controls()
+        self.eq_a = equation_box("Bahdanau attention, the selected cell worked out", "")
+        self.eq_b = equation_box("Scaled dot-product self-attention, the selected cell worked out", "")
+        self.perm_note = ipw.HTML()
+        self.fig = fa.skeleton()  # filled below, *then* wrapped once in a FigureWidget
+        self.live = LiveViews(self, PRESETS[preset])
+        self.live.reset_s2s(first=True)
+        self.live.reset_lm(first=True)
+        self.fig = go.FigureWidget(self.fig)
+        for name, w in self.c.items():
+            if isinstance(w, ipw.Button):
+                continue
+            bind(w, self.state, name)
+        on = lambda what: guarded(self.status, what)  # noqa: E731
+        lv = self.live
+        self.c["train_s2s"].on_click(on("start training")(lambda _: lv.start("s2s")))
+        self.c["train_lm"].on_click(on("start training")(lambda _: lv.start("lm")))
+        self.c["stop_s2s"].on_click(on("stop training")(lambda _: lv.stop()))
+        self.c["stop_lm"].on_click(on("stop training")(lambda _: lv.stop()))
+        self.c["reset_s2s"].on_click(on("reset")(lambda _: lv.reset_s2s()))
+        self.c["reset_lm"].on_click(on("reset")(lambda _: lv.reset_lm()))
+        self.c["permute"].on_click(on("shuffle the text")(lambda _: lv.shuffle_text()))
+        st = self.state
+        st.observe(on("rebuild the translation models")(lambda ch: lv.reset_s2s()), ["task", "cell"])
+        st.observe(on("show that source")(lambda ch: lv.new_source()), "source")
+        st.observe(on("show that snapshot")(lambda ch: lv.refresh_alignment()), ["snapshot", "out_i", "src_j"])
+        st.observe(on("rebuild the transformer")(lambda ch: lv.switch(ch["name"])),
+                   ["causal", "scaled", "position", "kind"])
+        st.observe(on("show that text")(lambda ch: lv.new_text()), "text")
+        st.observe(on("show that head")(lambda ch: lv.refresh_self()), ["layer", "head", "query", "key"])
+        st.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
+        for name in ("align", "self"):
+            try:
+                self.fig.data[fa.INDEX[name]].on_click(on("select that cell")(lv.clicked))
+            except Exception:  # noqa: BLE001 - clicking is a convenience; the sliders do the same
+                pass
+        register_instance("attention", self)
+        self.children = self._layout()
+        self.status.say("Ready. Press Train in part 1 and watch the alignment appear.", "info")
+
+    def _layout(self):
+        c = self.c
+        h = lambda t: ipw.HTML(f"<h3 style='margin:6px 0 2px 0'>{t}</h3>")  # noqa: E731
+        part1 = ipw.VBox([h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"),
+                          ipw.HBox([c["train_s2s"], c["stop_s2s"], c["reset_s2s"], c["cell"]]), c["task"],
+                          c["source"], c["snapshot"], ipw.HBox([c["out_i"], c["src_j"]])],
+                         layout=ipw.Layout(width="690px"))
+        part2 = ipw.VBox([h("2. Self-attention inside a small transformer (the Zen of Python, char by char)"),
+                          ipw.HBox([c["train_lm"], c["stop_lm"], c["reset_lm"], c["permute"]]),
+                          ipw.HBox([c["causal"], c["scaled"]]), c["position"], c["kind"], c["text"],
+                          ipw.HBox([c["layer"], c["head"]]), ipw.HBox([c["query"], c["key"]]), self.perm_note],
+                         layout=ipw.Layout(width="690px"))
+        head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Attention weight matrices: from Bahdanau alignment to "
+                                  "self-attention heads</h2>"), self.status, self.progress, device_badge()])
+        eqs = ipw.HBox([ipw.Box([self.eq_a], layout=ipw.Layout(width="690px")),
+                        ipw.Box([self.eq_b], layout=ipw.Layout(width="690px"))])
+        return [head, ipw.HBox([part1, part2]), eqs, self.fig]
+
+    def close_worker(self) -> None:
+        self.worker.stop()
+
+
+def dashboard(preset: str = "default", **state) -> AttentionDashboard:
+    """The attention dashboard. ``preset`` names an entry of
+    ``seqviz.training_attention.PRESETS``; keyword arguments set ``AttentionState``
+    traits, e.g. ``task="date"`` or ``causal=False``."""
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    return AttentionDashboard(AttentionState(**state), preset=preset)
