@@ -42,6 +42,10 @@ sort by length and the waste shrinks
 an RNN reads one step at a time
 packing skips the pad cells"""
 
+# Token names for data sets drawn from a length distribution (ids 2.. map to these).
+FILLER_WORDS = ("the", "a", "cat", "dog", "sat", "ran", "on", "mat", "big", "red", "and", "then", "it", "was",
+                "sun", "sky", "tree", "bird", "sang", "fell", "up", "down", "old", "new", "we", "saw", "one", "two")
+
 
 @dataclass
 class TextConfig:

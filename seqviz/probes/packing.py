@@ -28,7 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqviz.data.batching import PaddedBatch, pack, padding_waste
+from seqviz.data.batching import (
+    LengthConfig, PackedLayout, PaddedBatch, Waste, bucket_by_length, pack, pack_layout, pad, padding_waste,
+    random_batches, random_sequences, sample_lengths,
+)
+from seqviz.data.text import FILLER_WORDS, PAD, SAMPLE_TEXT, UNK, TextConfig, tokenise
 
 
 @dataclass
@@ -206,6 +210,8 @@ def time_lstm(
 
     def one_pass(batches, packed):
         for ix in batches:
+            if stop():
+                return
             L = lengths[ix]
             x = data[ix.to(device), : int(L.max())]  # (B_i, T_i, D)
             if packed:
@@ -230,9 +236,91 @@ def time_lstm(
                 break
             t0 = time.perf_counter()
             one_pass(batches, packed)
-            best = min(best, time.perf_counter() - t0)
+            if not stop():
+                best = min(best, time.perf_counter() - t0)
         if best == float("inf"):
             break
         w = padding_waste(lengths, batches)
         results.append(Timing(name, best * 1000, w.real_cells if packed else w.padded_cells, len(batches), device_label))
     return results
+
+
+# -- everything the batching dashboard shows, from one config ------------------------
+
+
+@dataclass
+class SceneConfig:
+    source: str = "text"  # "text" (sentences typed by the user) or "random" (lengths from a distribution)
+    text: str = SAMPLE_TEXT  # source="text": one sentence per line
+    level: str = "word"  # source="text": a token is a "word" or a "char"acter
+    side: str = "right"  # pad on the "right" (after the tokens) or the "left"
+    dist: str = "heavy"  # source="random": "uniform" or "heavy" (power law plus long outliers)
+    n: int = 64  # source="random": N sequences in the data set
+    max_len: int = 40  # source="random": the longest possible sequence
+    batch_size: int = 8  # B: sequences per batch; the batch shown is the data set's first B
+    shrink: bool = False  # sorted batches shrink as sequences grow (budget: B * median length cells)
+    seed: int = 0  # seeds lengths, tokens, shuffling, model weights and labels
+
+
+@dataclass
+class Scene:
+    cfg: SceneConfig
+    notes: list[str]  # plain sentences for the status line
+    lengths: torch.Tensor  # (N,) lengths of the whole data set
+    words: list[list[str]]  # tokens of the shown batch, as text
+    batch: PaddedBatch  # the shown batch, (B, T)
+    layout: PackedLayout  # where the shown batch's tokens land in PackedSequence.data
+    random_batches: list[torch.Tensor]  # data set shuffled and cut into batches of B
+    sorted_batches: list[torch.Tensor]  # data set sorted by length and cut (shrinking if cfg.shrink)
+    waste_random: Waste
+    waste_sorted: Waste
+    budget: int | None  # padded cells per sorted batch when shrinking
+    final: FinalStates
+    loss: LossComparison
+    onehot: OneHotView
+    onehot_cols: list[int]  # vocabulary columns drawn in the one-hot picture
+    vocab_words: list[str]  # id -> token text
+
+
+class SceneError(ValueError):
+    """The input cannot make a batch; the message says what to do."""
+
+
+def make_scene(cfg: SceneConfig, dim: int = 8) -> Scene:
+    """Tokenise or sample the data set, then compute every layout and probe the dashboard draws.
+
+    ``dim`` is the embedding size E, which also prices a padded cell in bytes (float32).
+    Raises SceneError with a plain sentence when there is nothing to batch.
+    """
+    g = torch.Generator().manual_seed(int(cfg.seed))
+    notes: list[str] = []
+    if cfg.source == "text":
+        corpus = tokenise(cfg.text, TextConfig(level=cfg.level))
+        notes += corpus.notes
+        if not corpus.ids:
+            raise SceneError(corpus.notes[-1])
+        seqs, vocab_words = corpus.ids, corpus.vocab.itos
+    else:
+        lengths = sample_lengths(LengthConfig(kind=cfg.dist, n=cfg.n, min_len=min(3, cfg.max_len), max_len=cfg.max_len), g)
+        vocab_words = [PAD, UNK, *FILLER_WORDS]
+        seqs = random_sequences(lengths, len(vocab_words), g)
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # (N,)
+    N, B = len(seqs), max(1, int(cfg.batch_size))
+    if B > N:
+        notes.append(f"Batch size {B} is larger than the {N} sequence(s); the batch holds all {N}.")
+        B = N
+    shown = list(range(B))
+    batch = pad([seqs[i] for i in shown], side=cfg.side)
+    budget = B * max(1, int(lengths.float().median())) if cfg.shrink else None
+    rnd = random_batches(N, B, g)
+    srt = bucket_by_length(lengths, B, budget)
+    model = build_toy(ToyConfig(vocab=len(vocab_words), embed=dim), seed=int(cfg.seed))
+    ids = seqs[0][:12]  # (L,) at most 12 tokens of the first sequence
+    cols = sorted(set(range(min(len(vocab_words), 24))) | set(ids.tolist()))
+    return Scene(
+        cfg=cfg, notes=notes, lengths=lengths, words=[[vocab_words[int(i)] for i in seqs[b]] for b in shown],
+        batch=batch, layout=pack_layout(batch.lengths), random_batches=rnd, sorted_batches=srt,
+        waste_random=padding_waste(lengths, rnd, dim), waste_sorted=padding_waste(lengths, srt, dim),
+        budget=budget, final=final_states(model, batch), loss=tagger_loss(model, batch, g),
+        onehot=onehot_vs_embedding(ids, model.emb), onehot_cols=cols, vocab_words=list(vocab_words),
+    )
