@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from seqviz.data.tasks import get_task
+from seqviz.data.tasks import Batch, get_task
 from seqviz.devices import pick_device
 from seqviz.models.recurrent import RecurrentConfig, build_recurrent
 from seqviz.probes.gradients import probe_gradients
@@ -67,11 +67,19 @@ def train_config(cfg: GradFlowConfig) -> TrainConfig:
                        tbptt=cfg.tbptt, probe_every=cfg.probe_every, seed=cfg.seed)
 
 
-def build_gradflow_run(cfg: GradFlowConfig, device: torch.device | None = None) -> Run:
-    """The RNN and ``cfg.other`` with the same seed, trained on the same batches."""
+def probe_batch(cfg: GradFlowConfig, n: int = 8, device: torch.device | str = "cpu") -> Batch:
+    """The fixed small batch the probes and the belt view look at (its own seed stream)."""
+    b = get_task(cfg.task).sample(n, cfg.T, torch.Generator().manual_seed(cfg.seed + 10_007))
+    return Batch(b.x.to(device), b.y.to(device), b.key_positions)
+
+
+def build_gradflow_run(cfg: GradFlowConfig, device: torch.device | None = None, n_probe: int = 8) -> Run:
+    """The RNN and ``cfg.other`` with the same seed, trained on the same batches;
+    probes measure a fixed batch of ``n_probe`` sequences."""
     device = device or pick_device().device
     models = {name: build_recurrent(mc, seed=cfg.seed, device=device) for name, mc in model_configs(cfg).items()}
-    return Run(models, get_task(cfg.task), train_config(cfg), device=device)
+    return Run(models, get_task(cfg.task), train_config(cfg), device=device,
+               probe_batch=probe_batch(cfg, n_probe, device))
 
 
 def per_step_gradient_norms(cell: str = "rnn", T: int = 100, hidden: int = 32, radius: float = 0.6,

@@ -1,9 +1,12 @@
 """A small training loop for several models on the same batches.
 
 It reports through a callback and honours a stop flag; it knows nothing about
-widgets. Every ``probe_every`` steps a model's update comes from the unrolled,
-instrumented pass (``probe_gradients``) instead of the fused one: the gradients
-are the same, and the step also yields the per-step gradient norms.
+widgets. Updates always come from the fused kernels. Every ``probe_every`` steps,
+before the update, the unrolled instrumented pass (``probe_gradients``) measures
+the per-step gradient norms on ``probe_batch`` (a small fixed batch, so the
+history compares like with like) or, without one, on the training batch. The
+unrolled pass costs several fused steps (benchmarks/bench_gradflow.py), which is
+why it runs on few sequences and only now and then.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ class Run:
     """
 
     def __init__(self, models: dict[str, nn.Module], task: Task, cfg: TrainConfig,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", probe_batch: Batch | None = None):
         self.models = models
         self.task = task
         self.cfg = cfg
@@ -96,6 +99,7 @@ class Run:
         self.opts = {k: make_optimizer(cfg.optimizer, m.parameters(), cfg.lr) for k, m in models.items()}
         self.history = {k: History() for k in models}
         self.steps = 0
+        self.probe_batch = probe_batch  # (B_probe, T, D) sequences the probes measure; None = training batch
         self.lock = threading.RLock()
 
     def next_batch(self) -> Batch:
@@ -105,18 +109,14 @@ class Run:
     def _update(self, name: str, batch: Batch, probe: bool) -> StepReport:
         model, opt, cfg = self.models[name], self.opts[name], self.cfg
         t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
         result = None
         if probe:
-            result = probe_gradients(model, self.task, batch, tbptt=cfg.tbptt)
-            with torch.no_grad():
-                out = model(batch.x)
-            loss_v = result.loss
-        else:
-            out = model(batch.x, tbptt=cfg.tbptt)
-            loss = self.task.loss(out, batch.y)
-            loss.backward()
-            loss_v = float(loss.detach())
+            result = probe_gradients(model, self.task, self.probe_batch or batch, tbptt=cfg.tbptt)
+        opt.zero_grad(set_to_none=True)
+        out = model(batch.x, tbptt=cfg.tbptt)
+        loss = self.task.loss(out, batch.y)
+        loss.backward()
+        loss_v = float(loss.detach())
         params = [p for p in model.parameters() if p.grad is not None]
         if cfg.clip is not None:
             gn = float(nn.utils.clip_grad_norm_(params, cfg.clip))

@@ -159,11 +159,9 @@ class GradientFlowDashboard(ipw.VBox):
     def reset(self, message: str | None = None) -> None:
         self.worker.stop()
         cfg = self.state.config()
-        self.run = build_gradflow_run(cfg, self.device)
+        self.run = build_gradflow_run(cfg, self.device, n_probe=N_SHOWN)
         task = get_task(cfg.task)
-        self.view_batch = task.sample(N_SHOWN, cfg.T, torch.Generator().manual_seed(cfg.seed + 10_007))
-        self.view_batch.x = self.view_batch.x.to(self.device)
-        self.view_batch.y = self.view_batch.y.to(self.device)
+        self.view_batch = self.run.probe_batch  # the N_SHOWN sequences the probes and the belt look at
         with locked_update(self.fig, self._fig_lock):
             gf.relabel(self.fig, cfg.other)
             self.fig.layout.xaxis.range = [-1, cfg.T]

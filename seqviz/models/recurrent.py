@@ -57,8 +57,8 @@ class Trace:
     h: torch.Tensor
     c: torch.Tensor | None  # LSTM only
     gates: dict[str, torch.Tensor] = field(default_factory=dict)  # "f","i","g","o" or "z","r","n"
-    h_probes: list[torch.Tensor] = field(default_factory=list)  # T tensors (B, H); .grad = dL/dh_t
-    c_probes: list[torch.Tensor] = field(default_factory=list)  # LSTM: .grad = dL/dc_t
+    h_probe: torch.Tensor | None = None  # leaf (T, B, H) of zeros; after backward, .grad[t] = dL/dh_t
+    c_probe: torch.Tensor | None = None  # LSTM: leaf (T, B, H); .grad[t] = dL/dc_t
 
 
 class RecurrentModel(nn.Module):
@@ -121,7 +121,12 @@ class RecurrentModel(nn.Module):
         cuts = set(cut_points(T, tbptt))
         hs, cs = [], []
         gates: dict[str, list[torch.Tensor]] = {g: [] for g in GATE_NAMES[cell]}
-        h_probes, c_probes = [], []
+        # One leaf per state, unbound into T views: one op each way instead of T.
+        h_probe = torch.zeros(T, B, H, dtype=dt, device=x.device, requires_grad=True) if probes else None
+        c_probe = torch.zeros(T, B, H, dtype=dt, device=x.device, requires_grad=True) \
+            if probes and cell == "lstm" else None
+        hp = h_probe.unbind(0) if probes else None
+        cp = c_probe.unbind(0) if c_probe is not None else None
         act = torch.tanh if self.cfg.activation == "tanh" or cell != "rnn" else torch.relu
         for t in range(T):
             if t in cuts:
@@ -135,9 +140,7 @@ class RecurrentModel(nn.Module):
                 i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
                 c = f * c + i * g
                 if probes:
-                    q = torch.zeros_like(c, requires_grad=True)
-                    c = c + q
-                    c_probes.append(q)
+                    c = c + cp[t]
                 h = o * torch.tanh(c)
                 for name, v in zip("figo", (f, i, g, o)):
                     gates[name].append(v)
@@ -151,9 +154,7 @@ class RecurrentModel(nn.Module):
                 for name, v in zip("zrn", (z, r, n)):
                     gates[name].append(v)
             if probes:
-                p = torch.zeros_like(h, requires_grad=True)
-                h = h + p
-                h_probes.append(p)
+                h = h + hp[t]
             hs.append(h)
             if c is not None:
                 cs.append(c)
@@ -164,8 +165,8 @@ class RecurrentModel(nn.Module):
             h=hseq,
             c=torch.stack(cs, dim=1) if cs else None,
             gates={k: torch.stack(v, dim=1) for k, v in gates.items()},
-            h_probes=h_probes,
-            c_probes=c_probes,
+            h_probe=h_probe,
+            c_probe=c_probe,
         )
 
 

@@ -42,12 +42,14 @@ def probe_gradients(
     loss = task.loss(trace.out, batch.y)
     loss.backward()
 
-    def norms(ps: list[torch.Tensor]) -> np.ndarray:
-        return np.array([0.0 if p.grad is None else float(p.grad.norm()) for p in ps])
+    def norms(p: torch.Tensor) -> np.ndarray:
+        if p.grad is None:
+            return np.zeros(p.shape[0])
+        return torch.linalg.vector_norm(p.grad.flatten(1), dim=1).cpu().numpy()  # (T,)
 
     return GradientProbe(
         loss=float(loss.detach()),
-        h_norms=norms(trace.h_probes),
-        c_norms=norms(trace.c_probes) if trace.c_probes else None,
+        h_norms=norms(trace.h_probe),
+        c_norms=norms(trace.c_probe) if trace.c_probe is not None else None,
         dtype=str(dtype).replace("torch.", ""),
     )

@@ -1,0 +1,80 @@
+"""Benchmark of the gradient-flow dashboard (issue: foundation and first dashboard).
+
+Prints: probe cost vs a fused training step; first render (cold kernel); control-to-plot
+latency in the browser, idle and while training; refresh rate while training; kernel memory.
+Run: make bench   (or .venv/bin/python benchmarks/bench_gradflow.py)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+from browser_timing import browser, control_latency, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
+from seqviz.devices import configure_threads, pick_device  # noqa: E402
+from seqviz.experiments import GradFlowConfig, build_gradflow_run  # noqa: E402
+
+NB = "03_rnn_bptt.ipynb"
+
+
+def probe_cost():
+    """Median ms of a fused training step (B=32) and of a step that also probes (8 sequences, float64)."""
+    configure_threads()
+    cfg = GradFlowConfig()
+    per = {}
+    for pe, n in ((0, 80), (1, 25)):
+        run = build_gradflow_run(GradFlowConfig(**{**cfg.__dict__, "probe_every": pe}), device="cpu")
+        run.step()  # warm-up
+        times = {k: [] for k in run.models}
+        for _ in range(n):
+            for r in run.step():
+                times[r.name].append(r.seconds * 1000)
+        per[pe] = {k: statistics.median(v) for k, v in times.items()}
+    for k in per[0]:
+        f, p = per[0][k], per[1][k]
+        amort = (p - f) / cfg.probe_every / f * 100
+        print(f"  {k.upper():4s}: fused training step {f:.1f} ms; step + probe {p:.1f} ms, so one probe costs "
+              f"{(p - f) / f:.1f} fused steps; at one probe every {cfg.probe_every} steps: +{amort:.0f}% training time")
+
+
+def trace_len(page, tag):
+    return page.evaluate("t => { for (const g of document.querySelectorAll('.js-plotly-plot'))"
+                         " { const x = g.data.find(d => d.meta === t); if (x) return x.x.length; } return -1; }", tag)
+
+
+def main():
+    print(f"gradient-flow dashboard benchmark on {pick_device().label} ({os.cpu_count()} cores), torch {torch.__version__}")
+    print("probe cost vs a fused training step (default preset: adding, T=100, H=32, B=32; probe: 8 sequences, float64):")
+    probe_cost()
+    with serve() as base, browser() as b:
+        fr = first_render(b, base, NB, repeats=3)
+        print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
+              f"all {', '.join(f'{x:.2f}' for x in fr)} s")
+        page = open_page(b, base, NB)
+        handle = slider_handle(page, "Sequence shown")
+        act = lambda i: handle.press("ArrowRight" if i % 14 < 7 else "ArrowLeft")  # noqa: E731
+        idle = control_latency(page, act, "belt_state", "z", n=20)
+        print(f"control-to-plot latency, idle (Sequence shown slider -> belt heatmap): {summary(idle)} ms")
+        page.get_by_role("button", name="Train").click()
+        page.wait_for_timeout(2000)
+        busy = control_latency(page, act, "belt_state", "z", n=20)
+        print(f"control-to-plot latency, while training: {summary(busy)} ms")
+        # Refresh rate: distinct loss-curve lengths seen in the page over 5 s.
+        seen, t0 = set(), time.perf_counter()
+        while time.perf_counter() - t0 < 5:
+            seen.add(trace_len(page, "loss_rnn"))
+            page.wait_for_timeout(20)
+        print(f"refreshes per second while training (loss curve updates seen in the browser): {len(seen) / 5:.1f}")
+        rss = kernel_rss_mb(base.pid)
+        print(f"kernel memory (RSS) after training: {', '.join(f'{x:.0f}' for x in rss)} MB")
+        page.get_by_role("button", name="Pause").click()
+        page.close()
+
+
+if __name__ == "__main__":
+    main()

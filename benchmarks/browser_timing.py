@@ -1,0 +1,156 @@
+"""Browser timing helpers shared by the dashboard benchmarks (not a benchmark itself).
+
+    with serve() as base:
+        with browser() as b:
+            secs = first_render(b, base, "03_rnn_bptt.ipynb")     # cold kernel each time
+            page = open_page(b, base, "03_rnn_bptt.ipynb")
+            ms = control_latency(page, lambda: press_slider(page, "Sequence shown"), "belt_state", "z")
+
+Every page opens a new Voila kernel, so ``first_render`` measures a cold kernel.
+Latency is measured inside the page: from the key press (captured in JS) to the
+first animation frame whose plotly data differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from widgets.serve import voila_command, voila_env  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class Served(str):
+    """The base URL, carrying the Voila server's pid (for kernel memory)."""
+
+    def __new__(cls, url: str, pid: int):
+        obj = super().__new__(cls, url)
+        obj.pid = pid
+        return obj
+
+
+@contextlib.contextmanager
+def serve(port: int = 8877):
+    """Voila exactly as ``make dashboard`` starts it; yields the base URL."""
+    proc = subprocess.Popen(voila_command(port), cwd=ROOT, env=voila_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        yield Served(url, proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+@contextlib.contextmanager
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=os.environ.get("SEQVIZ_CHROMIUM", "/usr/bin/chromium"),
+                               headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+WAIT_PLOTS = ("n => { const g = document.querySelectorAll('.js-plotly-plot');"
+              " return g.length >= n && Array.from(g).every(x => x.data && x.data.length > 0); }")
+
+
+def open_page(b, base: str, notebook: str, n_plots: int = 1):
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    t0 = time.perf_counter()
+    page.goto(base + "voila/render/" + notebook, timeout=120_000)
+    page.wait_for_function(WAIT_PLOTS, arg=n_plots, timeout=120_000)
+    page.first_render_s = time.perf_counter() - t0
+    return page
+
+
+def first_render(b, base: str, notebook: str, repeats: int = 3, n_plots: int = 1) -> list[float]:
+    """Seconds from navigation to every plot holding data, each on a fresh kernel."""
+    out = []
+    for _ in range(repeats):
+        page = open_page(b, base, notebook, n_plots)
+        out.append(page.first_render_s)
+        page.close()
+        time.sleep(1.0)
+    return out
+
+
+_ARM = """([tag, key]) => new Promise(resolve => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.data.some(t => t.meta === tag));
+  const get = () => JSON.stringify(gd.data.find(t => t.meta === tag)[key]);
+  const before = get();
+  let t0 = null;
+  const onKey = () => { if (t0 === null) t0 = performance.now(); };
+  document.addEventListener('keydown', onKey, true);
+  document.addEventListener('mousedown', onKey, true);
+  const tick = () => {
+    if (t0 !== null && get() !== before) {
+      document.removeEventListener('keydown', onKey, true);
+      document.removeEventListener('mousedown', onKey, true);
+      resolve(performance.now() - t0);
+    } else if (t0 !== null && performance.now() - t0 > 10000) { resolve(-1); }
+    else requestAnimationFrame(tick);
+  };
+  window.__armed = true;
+  requestAnimationFrame(tick);
+})"""
+
+
+def control_latency(page, act, tag: str, key: str = "z", n: int = 20) -> list[float]:
+    """Milliseconds from a key press/mouse down done by ``act()`` until trace ``tag``'s ``key`` changes.
+
+    ``act`` must change the control so that the plot changes (e.g. press ArrowRight on a slider).
+    Returns the successful samples (a sample that waited over 10 s is dropped and counted as failed).
+    """
+    out = []
+    for i in range(n):
+        handle = page.evaluate_handle(_ARM, [tag, key])
+        page.wait_for_function("() => window.__armed === true")
+        act(i)
+        ms = page.evaluate("p => p", handle)
+        if ms >= 0:
+            out.append(ms)
+        page.wait_for_timeout(150)
+    return out
+
+
+def slider_handle(page, description: str):
+    """The draggable handle of the ipywidgets slider labelled ``description``."""
+    return page.locator(".widget-slider", has=page.locator(f"label:text-is('{description}')")).locator(".noUi-handle")
+
+
+def summary(xs: list[float]) -> str:
+    if not xs:
+        return "no samples"
+    q = statistics.quantiles(xs, n=20) if len(xs) >= 2 else [xs[0]] * 19
+    return f"median {statistics.median(xs):.0f}, p95 {q[18]:.0f} (n={len(xs)})"
+
+
+def kernel_rss_mb(voila_pid: int) -> list[float]:
+    """Resident memory of each kernel process under the Voila server."""
+    import psutil
+
+    ks = [p for p in psutil.Process(voila_pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    return [p.memory_info().rss / 2**20 for p in ks]
