@@ -249,3 +249,12 @@ def test_tasks_targets_and_baselines():
     rec = get_task("recall")
     b = rec.sample(50, 9, g)
     assert torch.equal(b.x[:, 0].argmax(-1), b.y) and (b.x[:, 1:].argmax(-1) >= rec.n_classes).all()
+
+
+def test_running_mean_matches_a_direct_computation():
+    from seqviz.figures.gradflow import running_mean
+
+    v = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0]
+    want = [sum(v[max(0, i - 2):i + 1]) / len(v[max(0, i - 2):i + 1]) for i in range(len(v))]
+    assert running_mean(v, 3) == pytest.approx(want)
+    assert running_mean([], 3) == []

@@ -137,11 +137,11 @@ class GradientFlowDashboard(ipw.VBox):
             c["radius"], c["forget_bias"], ipw.HTML("<b>Training</b>"), c["optimizer"], c["lr"],
             ipw.HBox([c["clip_on"], c["clip"]]), ipw.HBox([c["tbptt_on"], c["tbptt"]]), c["seed"],
             ipw.HTML("<b>Belt view</b>"), c["seq_index"], self.eq_rnn, self.eq_belt,
-        ], layout=ipw.Layout(width="360px", min_width="360px"))
+        ], layout=ipw.Layout(width="350px", min_width="350px"))
         top = ipw.HBox([c["preset"], c["train"], c["step"], c["reset"]], layout=ipw.Layout(flex_flow="row wrap"))
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Gradient flow: why a plain RNN forgets and an LSTM "
                                   "remembers</h2>"), top, ipw.HBox([self.status]), self.progress, device_badge()])
-        return [head, ipw.HBox([knobs, ipw.Box([self.fig], layout=ipw.Layout(min_width="1000px"))])]
+        return [head, ipw.HBox([knobs, ipw.Box([self.fig], layout=ipw.Layout(min_width="920px"))])]
 
     # -- actions ----------------------------------------------------------------------
     def close_worker(self) -> None:

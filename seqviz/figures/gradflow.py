@@ -48,7 +48,7 @@ def _titles(other: str) -> list[str]:
     ]
 
 
-def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width: int = 1000) -> go.Figure:
+def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width: int = 920) -> go.Figure:
     """Empty figure for sequences of length T, comparing the RNN with ``other`` ("lstm"/"gru")."""
     specs = [[{"colspan": 2}, None], [{"colspan": 2}, None], [{}, {}], [{}, {}], [{"colspan": 2}, None],
              [{"colspan": 2}, None], [{}, {}], [{}, {}]]
@@ -67,12 +67,12 @@ def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width
                              line=dict(color=COLORS["accent"], width=3, dash="dash"), showlegend=False,
                              hoverinfo="skip"), row=1, col=1)
     # Row 2: per-step norms.
-    for uid, name, color, dash in (("norm_rnn_h", "RNN ||dL/dh_t||", COLORS["rnn"], "solid"),
-                                   ("norm_other_h", f"{o} ||dL/dh_t||", COLORS[other], "solid"),
-                                   ("norm_other_c", "LSTM ||dL/dc_t||", COLORS[other], "dot")):
+    for uid, name, color, dash in (("norm_rnn_h", "RNN h_t", COLORS["rnn"], "solid"),
+                                   ("norm_other_h", f"{o} h_t", COLORS[other], "solid"),
+                                   ("norm_other_c", "LSTM c_t", COLORS[other], "dot")):
         fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines", name=name, legend="legend",
                                  line=dict(color=color, width=3, dash=dash)), row=2, col=1)
-    fig.add_trace(go.Scatter(uid="norm_cuts", x=[], y=[], mode="lines", name="truncation cut",
+    fig.add_trace(go.Scatter(uid="norm_cuts", x=[], y=[], mode="lines", name="cut",
                              line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip",
                              legend="legend"), row=2, col=1)
     # Row 3: heatmaps over (t, training step).
@@ -94,9 +94,9 @@ def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width
     for m in ("rnn", "other"):
         c = COLORS["rnn" if m == "rnn" else other]
         name = MODEL_LABELS["rnn"] if m == "rnn" else o
-        fig.add_trace(go.Scatter(uid=f"gn_{m}", x=[], y=[], mode="lines", name=f"{name} before clipping",
+        fig.add_trace(go.Scatter(uid=f"gn_{m}", x=[], y=[], mode="lines", name=name,
                                  legend="legend3", line=dict(color=c, width=1.5)), row=5, col=1)
-        fig.add_trace(go.Scatter(uid=f"gn_after_{m}", x=[], y=[], mode="lines", name=f"{name} after clipping",
+        fig.add_trace(go.Scatter(uid=f"gn_after_{m}", x=[], y=[], mode="lines", name=f"{name} clipped",
                                  legend="legend3", line=dict(color=c, width=2.5, dash="dot")), row=5, col=1)
     fig.add_trace(go.Scatter(uid="gn_threshold", x=[], y=[], mode="lines", name="threshold", legend="legend3",
                              line=dict(color=COLORS["black"], width=1.5, dash="dash")), row=5, col=1)
@@ -113,9 +113,9 @@ def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width
         fig.update_xaxes(title_text="time step t", row=r, col=1)
         fig.update_xaxes(title_text="time step t", row=r, col=2)
     fig.update_xaxes(range=[-1, T], row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=4, row=2, col=1)
     fig.update_yaxes(title_text="training step", row=3, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", row=4, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=4, col=1)
     fig.update_yaxes(range=[0, 1.02], title_text="accuracy", row=4, col=2)
     fig.update_yaxes(title_text="loss", row=4, col=1)
     fig.update_yaxes(title_text="norm", row=2, col=1)
@@ -123,16 +123,16 @@ def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width
     fig.update_xaxes(title_text="training step", row=4, col=1)
     fig.update_xaxes(title_text="training step", row=4, col=2)
     fig.update_xaxes(title_text="training step", row=5, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", row=5, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=5, col=1)
     for r, c in ((6, 1), *GATE_SLOTS):
         fig.update_yaxes(title_text="unit", row=r, col=c)
     doms = {r: fig.get_subplot(r, 1).yaxis.domain for r in range(1, 9)}
     cb = dict(thickness=14, len=0.9 * (doms[1][1] - doms[3][0]), y=(doms[1][1] + doms[3][0]) / 2, yanchor="middle")
     apply_theme(
         fig, height=height, width=width,
-        legend=_legend(doms[2][1], "How much gradient reaches each step, ||dL/dh_t|| (log scale):"),
-        legend2=_legend(doms[4][1], "Loss (left, log scale) and accuracy (right):"),
-        legend3=_legend(doms[5][1], "Global gradient norm, before and after clipping (log scale):"),
+        legend=_legend(doms[2][1], "Gradient reaching each step, ||dL/dh_t|| and ||dL/dc_t|| (log):"),
+        legend2=_legend(doms[4][1], "Loss (log) and accuracy, mean of the last 20 steps:"),
+        legend3=_legend(doms[5][1], "Global gradient norm before and after clipping (log):"),
         coloraxis=dict(colorscale=SEQUENTIAL, cmin=-12, cmax=1,
                        colorbar=dict(title=dict(text="log10 norm", side="right"), **cb)),
         coloraxis2=dict(colorscale=DIVERGING, cmid=0, reversescale=True,
@@ -210,11 +210,22 @@ def update_gradients(fig, idx, T: int, other: str, rnn_probes, other_probes, pro
             _set(fig, idx, uid, x=[], y=[], z=[])
 
 
+def running_mean(values, window: int = 20) -> list[float]:
+    """Mean of the last ``window`` values at every step (fewer at the start); same length."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return []
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    n = np.minimum(np.arange(1, v.size + 1), window)
+    return ((c[1:] - c[np.arange(1, v.size + 1) - n]) / n).tolist()
+
+
 def update_curves(fig, idx, hist_rnn, hist_other, baseline_loss: float, baseline_acc: float, clip: float | None):
     """Rows 4-5 from the two models' training histories."""
     last = max(hist_rnn.step[-1] if hist_rnn.step else 1, hist_other.step[-1] if hist_other.step else 1)
     for m, h in (("rnn", hist_rnn), ("other", hist_other)):
-        for uid, ys in ((f"loss_{m}", h.loss), (f"acc_{m}", h.accuracy), (f"gn_{m}", h.grad_norm),
+        for uid, ys in ((f"loss_{m}", running_mean(h.loss)), (f"acc_{m}", running_mean(h.accuracy)),
+                        (f"gn_{m}", h.grad_norm),
                         (f"gn_after_{m}", h.grad_norm_after)):
             x, y = downsample(h.step, ys)
             _set(fig, idx, uid, x=x, y=y)
@@ -256,8 +267,8 @@ def relabel(fig, other: str) -> None:
         ann.text = text
     o = MODEL_LABELS[other]
     idx = trace_index(fig)
-    for uid, name in (("graph_other_h", f"{o} h_t"), ("norm_other_h", f"{o} ||dL/dh_t||"), ("loss_other", o),
-                      ("acc_other", o), ("gn_other", f"{o} before clipping"), ("gn_after_other", f"{o} after clipping")):
+    for uid, name in (("graph_other_h", f"{o} h_t"), ("norm_other_h", f"{o} h_t"), ("loss_other", o),
+                      ("acc_other", o), ("gn_other", o), ("gn_after_other", f"{o} clipped")):
         fig.data[idx[uid]].name = name
     for uid in ("norm_other_h", "norm_other_c", "loss_other", "acc_other", "gn_other", "gn_after_other"):
         fig.data[idx[uid]].line.color = COLORS[other]
