@@ -1,0 +1,180 @@
+"""The receptive-field dashboard in plain pytest: controls, buttons, state and figure data."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from seqviz.figures.tcn import IDX
+from seqviz.probes import receptive as R
+from widgets.receptive_field import ReceptiveFieldDashboard, dashboard
+
+
+def wait_for(cond, timeout=30.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def trace(d, tag):
+    return d.fig.data[IDX[tag]]
+
+
+def workers_alive():
+    return [t for t in threading.enumerate() if t.name.startswith("seqviz-")]
+
+
+def no_traceback(d):
+    assert "Traceback" not in d.status.value and "Error" not in d.status.text
+
+
+def seen_in_heat(d, row):
+    """Input positions with a nonzero measured gradient in a heatmap row (1 untrained, 0 trained)."""
+    return [i for i, v in enumerate(trace(d, "heat").z[row]) if v is not None]
+
+
+@pytest.fixture
+def dash():
+    d = dashboard()
+    yield d
+    d.close_worker()
+
+
+def test_opens_with_every_view_filled(dash):
+    assert len(trace(dash, "active").x) > 100 and len(trace(dash, "output").x) == 1
+    assert len(trace(dash, "delta").y) == 100
+    assert all(len(trace(dash, f"design_{i}").x) > 1 for i in range(4))
+    assert len(trace(dash, "current").x) == 1 and trace(dash, "current").x[0] == dash.race.rf == 127
+    assert dash.table.value.count("<tr>") == 5  # header + four models
+    assert "CPU" in dash.children[0].children[-1].value or "GPU" in dash.children[0].children[-1].value
+    assert "<b>127</b>" in dash.readout.value and "<b>128</b>" in dash.readout.value  # exact and lecture
+    no_traceback(dash)
+
+
+@pytest.mark.parametrize("knobs", [dict(), dict(kernel_size=2, n_blocks=3, convs_per_block=2),
+                                   dict(kernel_size=3, schedule="custom", custom="1, 4"),
+                                   dict(kernel_size=4, n_blocks=3, padding="centred", t=40)])
+def test_measured_gradient_matches_the_analytic_set_in_the_figure(knobs):
+    d = dashboard(**knobs)
+    try:
+        c = d.race.tcn_cfg
+        t = d.state.t
+        expect = sorted(t - g for g in R.dependency_lags(c.kernel_size, c.dilations, c.convs_per_block, c.padding)
+                        if 0 <= t - g < 100)
+        assert sorted(trace(d, "analytic").x) == expect
+        assert seen_in_heat(d, 1) == expect  # untrained row, measured by autograd
+        assert sorted(trace(d, "active").x[i] for i in range(len(trace(d, "active").x))
+                      if trace(d, "active").y[i] == 0) == expect  # the diagram's input row
+    finally:
+        d.close_worker()
+
+
+def test_changing_blocks_from_the_control_rebuilds_everything(dash):
+    dash.c["n_blocks"].value = 4
+    assert dash.state.n_blocks == 4 and dash.race.rf == R.receptive_field(3, (1, 2, 4, 8)) == 31
+    assert len(trace(dash, "analytic").x) == 31
+    assert "rebuilt" in dash.status.text
+    # below the task's reach: the floor is drawn and the table says why
+    floor = R.unseen_floor("adding", 100, 31)
+    assert list(trace(dash, "floor").y) == [floor, floor] and floor > dash.race.preset.target
+    assert "cannot: sees 31 of the 100" in dash.table.value
+    assert "sees only 31" in dash.readout.value
+
+
+@pytest.mark.parametrize("name,value,expect", [
+    ("kernel_size", float("nan"), 3), ("kernel_size", float("inf"), 3), ("kernel_size", "abc", 3),
+    ("kernel_size", 100, 7), ("kernel_size", -3, 2), ("n_blocks", 10 ** 9, 8), ("t", -5, 0),
+    ("calc_reach", float("nan"), 22050), ("calc_k", 1, 2), ("schedule", "bogus", "doubling"),
+    ("padding", "future", "causal"), ("race", "nope", None), ("custom", "0, 1", "1, 4, 16"),
+    ("custom", "x" * 10_000, "1, 4, 16"), ("custom", "1, 2, 4, 8, 16, 32, 64, 128, 256", "1, 4, 16"),
+    ("custom", "1e9", "1, 4, 16"), ("custom", "🙂, 2", "1, 4, 16"), ("convs_per_block", 3, 2),
+])
+def test_bad_values_from_the_browser_are_corrected_and_explained(dash, name, value, expect):
+    old = getattr(dash.state, name)
+    setattr(dash.state, name, value)
+    assert getattr(dash.state, name) == (old if expect is None else expect)
+    assert dash.status.text and "Traceback" not in dash.status.value
+    assert dash.status.text != "" and any(w in dash.status.text for w in ("must", "Unknown", "Give", "Type"))
+    assert len(trace(dash, "active").x) > 0  # nothing lost
+
+
+def test_calculator_gives_the_lectures_wavenet_answer_and_flags_disagreement(dash):
+    dash.c["calc_reach"].value, dash.c["calc_k"].value = 22050, 7
+    assert dash.calc.value.count("<b>12</b>") == 2 and "disagree" not in dash.calc.value
+    dash.c["calc_reach"].value = 24576
+    assert "<b>13</b>" in dash.calc.value and "disagree" in dash.calc.value
+
+
+def test_centred_padding_moves_earlier_outputs(dash):
+    t = dash.state.t
+    assert max(trace(dash, "delta").y[: t + 1]) == 0 and "no output" in dash.causal_note
+    dash.c["padding"].value = "centred"
+    assert max(trace(dash, "delta").y[: t + 1]) > 0 and "future" in dash.causal_note
+
+
+def test_train_stop_resume_reset_and_trained_gradient(dash):
+    dash.c["train"].click()
+    assert wait_for(lambda: len(dash.race.history("tcn").loss) >= 5)
+    dash.c["train"].click()  # stop
+    assert wait_for(lambda: not dash.worker.running, 10)
+    n = len(dash.race.history("tcn").loss)
+    assert dash.c["train"].description == "Train" and "Stopped" in dash.status.text
+    assert len(trace(dash, "loss_tcn").x) == n and len(trace(dash, "loss_rnn").x) == len(dash.race.history("rnn").loss)
+    trained = seen_in_heat(dash, 0)
+    assert trained and set(trained) <= set(trace(dash, "analytic").x)  # never wider than analytic
+    dash.c["train"].click()  # resume the same race
+    assert wait_for(lambda: len(dash.race.history("tcn").loss) > n + 2)
+    dash.c["reset"].click()  # reset while training
+    assert not dash.worker.running and workers_alive() == []
+    assert len(dash.race.history("tcn").loss) == 0 and len(trace(dash, "loss_tcn").x) == 0
+    assert seen_in_heat(dash, 0) == []
+    no_traceback(dash)
+
+
+def test_architecture_change_while_training_stops_cleanly(dash):
+    dash.c["train"].click()
+    assert wait_for(lambda: len(dash.race.history("tcn").loss) >= 2)
+    dash.c["kernel_size"].value = 2
+    assert not dash.worker.running and workers_alive() == []
+    assert dash.race.rf == 64 and len(dash.race.history("tcn").loss) == 0
+
+
+def test_opening_twice_in_one_kernel_leaves_no_stray_thread(dash):
+    dash.c["train"].click()
+    assert wait_for(lambda: len(dash.race.history("tcn").loss) >= 2)
+    second = ReceptiveFieldDashboard()
+    try:
+        assert not dash.worker.running
+        second.c["train"].click()
+        assert wait_for(lambda: len(second.race.history("tcn").loss) >= 2)
+        assert len(workers_alive()) == 1
+    finally:
+        second.close_worker()
+    assert workers_alive() == []
+
+
+def test_finished_models_stop_training_and_the_table_says_so(dash):
+    race = dash.race
+    race.preset.target = 10.0  # any loss counts: every model finishes after WINDOW steps
+    dash.c["train"].click()
+    assert wait_for(lambda: not dash.worker.running, 60)
+    assert set(race.finished) == {"tcn", "gru", "lstm", "rnn"}
+    assert all(len(race.history(k).loss) == 10 for k in race.runs)
+    assert "All finished" in dash.status.text and dash.table.value.count("reached target") == 4
+    dash.c["train"].click()
+    assert "Reset" in dash.status.text and not dash.worker.running
+
+
+def test_copy_preset_and_unknown_knob():
+    d = dashboard(race="Copy memory, T=50 (cross-entropy < 0.02)")
+    try:
+        assert d.race.reach == 61 and d.c["t"].max == 69 and len(trace(d, "delta").y) == 70
+        assert np.isclose(trace(d, "baseline").y[0], d.race.task.baseline_loss(50))
+    finally:
+        d.close_worker()
+    with pytest.raises(ValueError, match="Unknown setting"):
+        dashboard(colour="red")

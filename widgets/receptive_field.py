@@ -1,0 +1,269 @@
+"""Dashboard: receptive fields of dilated causal convolutions, and a TCN racing recurrent nets.
+
+``ReceptiveFieldState`` holds the knobs (validated: any browser can send any value);
+``ReceptiveFieldDashboard`` lays out controls, one FigureWidget and the readouts,
+and runs the race (``widgets.receptive_field_race``) in a background ``Worker``.
+All maths lives in ``seqviz``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as ipw
+import numpy as np
+import plotly.graph_objects as go
+import traitlets as tl
+
+from seqviz.devices import pick_device
+from seqviz.figures import tcn as ft
+from seqviz.models.tcn import TCNConfig, build_tcn
+from seqviz.probes import receptive as rcp
+from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+                            guarded, locked_update, register_instance)
+from widgets.receptive_field_panels import bind, calculator_html, make_controls, readout_html
+from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
+
+ARCH = ("kernel_size", "n_blocks", "schedule", "custom", "padding", "convs_per_block", "race")
+RANGES = {"kernel_size": (2, 7), "n_blocks": (1, 8), "convs_per_block": (1, 2), "t": (0, 10_000),
+          "calc_reach": (1, 10 ** 9), "calc_k": (2, 64)}
+CHOICES = {"schedule": ("doubling", "constant", "custom"), "padding": ("causal", "centred"),
+           "race": tuple(RACE_PRESETS)}
+MAX_DIL, MAX_CUSTOM = 256, 8
+
+
+def parse_dilations(text: str) -> tuple[tuple[int, ...] | None, str | None]:
+    """'1, 4, 16' -> ((1, 4, 16), None); anything else -> (None, what to type instead)."""
+    parts = [p for p in str(text)[:200].replace(",", " ").split() if p]
+    try:
+        ds = tuple(int(p) for p in parts)
+    except ValueError:
+        return None, "Type the custom dilations as whole numbers separated by commas, e.g. 1, 4, 16."
+    if not 1 <= len(ds) <= MAX_CUSTOM or any(not 1 <= d <= MAX_DIL for d in ds):
+        return None, f"Give 1 to {MAX_CUSTOM} dilations, each from 1 to {MAX_DIL}, e.g. 1, 4, 16."
+    return ds, None
+
+
+class ReceptiveFieldState(tl.HasTraits):
+    kernel_size = tl.Any(3)  # int; tl.Any so NaN or text from a client reaches the validator
+    n_blocks = tl.Any(6)
+    schedule = tl.Unicode("doubling")
+    custom = tl.Unicode("1, 4, 16")
+    padding = tl.Unicode("causal")
+    convs_per_block = tl.Any(1)
+    t = tl.Any(70)
+    calc_reach = tl.Any(22050)
+    calc_k = tl.Any(7)
+    race = tl.Unicode(DEFAULT_RACE)
+    note = tl.Unicode("")  # the last validation message, for the status line
+
+    @tl.validate(*RANGES)
+    def _check_number(self, proposal):
+        name = proposal.trait.name
+        v, msg = clamp_number(proposal.value, *RANGES[name], getattr(self, name), name, integer=True)
+        if msg:
+            self.note = msg
+        return int(v)
+
+    @tl.validate(*CHOICES)
+    def _check_choice(self, proposal):
+        name = proposal.trait.name
+        v, msg = clean_choice(proposal.value, CHOICES[name], getattr(self, name), name)
+        if msg:
+            self.note = msg
+        return v
+
+    @tl.validate("custom")
+    def _check_custom(self, proposal):
+        ds, msg = parse_dilations(proposal.value)
+        if msg:
+            self.note = msg
+            return self.custom
+        return ", ".join(map(str, ds))
+
+    def dilations(self) -> tuple[int, ...]:
+        if self.schedule == "custom":
+            return parse_dilations(self.custom)[0] or (1,)
+        return tuple(2 ** i if self.schedule == "doubling" else 1 for i in range(self.n_blocks))
+
+    def tcn_config(self) -> TCNConfig:
+        return TCNConfig(kernel_size=self.kernel_size, dilations=self.dilations(),
+                         convs_per_block=self.convs_per_block, padding=self.padding)
+
+
+class ReceptiveFieldDashboard(ipw.VBox):
+    def __init__(self, state: ReceptiveFieldState | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.state = state or ReceptiveFieldState()
+        self.device = pick_device().device
+        self.worker = Worker("receptive-field")
+        self.throttle, self.grad_throttle = Throttle(10), Throttle(1)
+        self.refresh_times: list[float] = []  # monotonic time of every race refresh (benchmarks read it)
+        self._fig_lock = threading.Lock()
+        self.status, self.c = StatusLine(), make_controls()
+        self.readout = equation_box("Receptive field of this network", "")
+        self.calc = equation_box("How many layers for a reach of N inputs?", "")
+        self.table = ipw.HTML()
+        self.fig = ft.build_tcn_figure()  # a plain Figure until first filled (see below)
+        self.race: Race | None = None
+        for name, w in self.c.items():
+            if name not in ("train", "reset"):
+                bind(w, self.state, name)
+        on = lambda what: guarded(self.status, what)  # noqa: E731
+        self.c["train"].on_click(on("start or stop the race")(lambda _: self.toggle_training()))
+        self.c["reset"].on_click(on("reset the race")(lambda _: self.rebuild("Race reset: every model is back at "
+                                                                              "its untrained weights.")))
+        self.state.observe(on("rebuild the network")(self._arch_changed), list(ARCH))
+        self.state.observe(on("move the output position")(lambda _: self.refresh_structure()), "t")
+        self.state.observe(on("compute the layers")(lambda _: self.refresh_calculator()), ["calc_reach", "calc_k"])
+        self.state.observe(self._note, "note")
+        register_instance("receptive_field", self)
+        self.refresh_calculator()
+        self.rebuild()
+        # Wrap once, complete: changes made to a FigureWidget before the page shows it can be lost in Voila.
+        self.fig = go.FigureWidget(self.fig)
+        self.children = self._layout()
+
+    def _layout(self):
+        c = self.c
+        knobs = ipw.VBox([ipw.HTML("<b>Network</b>"), c["kernel_size"], c["n_blocks"], c["schedule"], c["custom"],
+                          c["padding"], c["convs_per_block"], c["t"], self.readout, ipw.HTML("<b>Calculator</b>"),
+                          c["calc_reach"], c["calc_k"], self.calc],
+                         layout=ipw.Layout(width="370px", min_width="370px"))
+        top = ipw.HBox([c["race"], c["train"], c["reset"]], layout=ipw.Layout(flex_flow="row wrap"))
+        head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Receptive fields of dilated causal convolutions, "
+                                  "and a TCN racing recurrent nets</h2>"), top, self.status, device_badge()])
+        right = ipw.VBox([self.fig, self.table], layout=ipw.Layout(flex="1 1 auto", min_width="700px"))
+        return [head, ipw.HBox([knobs, right])]
+
+    # -- actions ----------------------------------------------------------------------
+    def _note(self, change) -> None:
+        if change["new"]:
+            self.status.say(change["new"], "warn")
+            self._pending = (change["new"], time.monotonic())  # kept if the corrected value rebuilds
+            self.state.note = ""  # so the same message shows again next time
+
+    def close_worker(self) -> None:
+        self.worker.stop()
+
+    def _arch_changed(self, change) -> None:
+        msg = f"{change['name'].replace('_', ' ')} changed: the TCN was rebuilt and the race reset."
+        note, when = getattr(self, "_pending", ("", 0.0))
+        fresh = bool(note) and time.monotonic() - when < 1.0
+        self.rebuild(f"{note} {msg}" if fresh else msg, "warn" if fresh else "info")
+
+    def rebuild(self, message: str | None = None, level: str = "info") -> None:
+        """New TCN (and race) from the knobs; every view recomputed."""
+        self.worker.stop()
+        s = self.state
+        self.c["custom"].disabled = s.schedule != "custom"
+        self.c["n_blocks"].disabled = s.schedule == "custom"
+        self.race = Race(RACE_PRESETS[s.race], s.tcn_config(), self.device)
+        self.untrained = build_tcn(self.race.tcn_cfg, self.race.preset.seed)
+        L = self.race.task.seq_len(self.race.preset.T)
+        self.c["t"].max = L - 1
+        if s.t > L - 1:
+            s.t = L - 1
+        self.trained_grad = None
+        self._set_train_button(False)
+        self.refresh_structure()
+        self.refresh_race(force=True)
+        r = self.race
+        self.status.say(message or f"Ready: TCN with R = {r.rf} against GRU, LSTM and tanh RNN on "
+                        f"{r.task.name}, T = {r.preset.T}. Press Train.", level)
+        self._pending = ("", 0.0)
+
+    def toggle_training(self) -> None:
+        if self.worker.running:
+            self.worker.stop()
+            return
+        if not self.race.racing:
+            self.status.say("Every model has finished; press Reset to race again.", "info")
+            return
+        if self.worker.start(self._train_loop):
+            self._set_train_button(True)
+            self.status.say("Racing: every model gets the same batches, one step each in turn...", "info")
+
+    def _set_train_button(self, running: bool) -> None:
+        self.c["train"].description, self.c["train"].icon = ("Stop", "stop") if running else ("Train", "play")
+
+    def _train_loop(self, stop: threading.Event) -> None:
+        why = self.race.train(stop, self.refresh_race)
+        self.refresh_race(force=True)
+        self._set_train_button(False)
+        r = self.race
+        done = ", ".join(f"{k.upper()} {v:.1f} s" for k, v in sorted(r.finished.items(), key=lambda kv: kv[1]))
+        head = {"budget": f"Time is up ({r.preset.budget_s:.0f} s).", "all finished": "All finished.",
+                "stopped": "Stopped."}[why]
+        tail = "" if r.past >= r.reach else (f" The TCN sees only {r.past} of the {r.reach} inputs the task needs, "
+                                             f"so its loss cannot go below {r.floor:.3g}.")
+        self.status.say(f"{head} Reached the target: {done or 'none yet'}.{tail}", "ok" if done else "info")
+
+    # -- views ----------------------------------------------------------------------------
+    def refresh_calculator(self) -> None:
+        self.calc.value = self.calc.value.split("</div>", 1)[0] + "</div>" + calculator_html(
+            self.state.calc_reach, self.state.calc_k) + "</div>"
+
+    def refresh_structure(self) -> None:
+        """Diagram, gradients, causality, parameters and the readout for output t."""
+        s, r = self.state, self.race
+        cfg = r.tcn_cfg
+        L, t = r.task.seq_len(r.preset.T), min(s.t, r.task.seq_len(r.preset.T) - 1)
+        diag = rcp.dependency_diagram(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, L, t)
+        lags = rcp.dependency_lags(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding)
+        positions = [t - g for g in lags if 0 <= t - g < L]
+        untrained = rcp.input_gradient(self.untrained, L, t, seed=1)
+        self.trained_grad = self._trained_gradient(t)
+        delta = rcp.causality_check(self.untrained, L, t, seed=2)
+        curves = rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2)
+        hidden_params = sum(rcp.conv_params(cfg.channels, cfg.channels, cfg.kernel_size)
+                            for _ in range(len(cfg.dilations) * cfg.convs_per_block))
+        with locked_update(self.fig, self._fig_lock):
+            ft.update_diagram(self.fig, diag, t, cfg.convs_per_block)
+            ft.update_gradients(self.fig, untrained, self.trained_grad, positions)
+            ft.update_causality(self.fig, delta, t)
+            ft.update_params(self.fig, curves, (r.rf, hidden_params), r.reach)
+        self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(
+            cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, r.rf, lags, rcp.holes(lags),
+            r.past, r.reach, r.task.name, r.floor, r.task.metric) + "</div>"
+        before = float(np.max(delta[: t + 1]))
+        self.causal_note = ("no output at or before t moved (exactly 0)" if before == 0 else
+                            f"outputs at or before t moved by up to {before:.2g}: centred padding reads the future")
+
+    def _trained_gradient(self, t: int):
+        r = self.race
+        if not r.history("tcn").loss:
+            return None
+        run = r.runs["tcn"]
+        with run.lock:
+            return rcp.input_gradient(run.models["tcn"], r.task.seq_len(r.preset.T), t, seed=1)
+
+    def refresh_race(self, force: bool = False) -> None:
+        """Loss curves and the table, at most ~10 times a second; the trained gradient ~1 Hz."""
+        if not self.throttle.ready(force):
+            return
+        r = self.race
+        hist = {k: r.history(k) for k in ft.RACERS}
+        x_max = max([h.seconds[-1] for h in hist.values() if h.seconds] + [1.0])
+        grad = None
+        if (force or self.grad_throttle.ready()) and r.history("tcn").loss:
+            grad = self._trained_gradient(min(self.state.t, r.task.seq_len(r.preset.T) - 1))
+        with locked_update(self.fig, self._fig_lock):
+            ft.update_race(self.fig, hist, r.preset.target, r.floor if r.floor > 0 else None,
+                           r.task.baseline_loss(r.preset.T), x_max)
+            if grad is not None:
+                ft.update_trained_gradient(self.fig, grad)
+        self.table.value = results_table(r) + (f"<div style='font-size:14px;color:#444'>wall clock {r.wall:.1f} s · "
+                                               f"causality: {self.causal_note}</div>")
+        self.refresh_times.append(time.monotonic())
+
+
+def dashboard(**knobs) -> ReceptiveFieldDashboard:
+    """The dashboard; keyword arguments set state traits, e.g. ``kernel_size=2, n_blocks=4``."""
+    state = ReceptiveFieldState()
+    for k, v in knobs.items():
+        if not state.has_trait(k):
+            raise ValueError(f"Unknown setting {k!r}; use one of {', '.join(state.trait_names())}.")
+        setattr(state, k, v)
+    return ReceptiveFieldDashboard(state)

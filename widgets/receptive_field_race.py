@@ -1,0 +1,156 @@
+"""The race of the receptive-field dashboard: a TCN against GRU, LSTM and tanh RNN.
+
+``Race`` is plain logic (no widgets, so benchmarks use it too): one
+``seqviz.training.Run`` per model, all seeded alike, so every model sees the
+same batches in the same order. Models take turns, one step each; a model whose
+mean loss over its last ``WINDOW`` steps drops below the target is finished and
+stops training, so the machine's time goes to the ones still racing. Times are
+each model's own compute time (``History.seconds``), the fair clock on a shared CPU.
+``results_table`` renders the table that fills in as they finish.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from seqviz.data.tasks import get_task
+from seqviz.models.recurrent import RecurrentConfig, build_recurrent
+from seqviz.models.tcn import TCNConfig, build_tcn, count_parameters
+from seqviz.probes.receptive import past_reach, receptive_field, required_reach, unseen_floor
+from seqviz.training import Diverged, Run, TrainConfig
+
+WINDOW = 10  # steps averaged before a model counts as finished
+
+
+@dataclass
+class RacePreset:
+    task: str = "adding"  # "adding" or "copy"
+    T: int = 100  # nominal length (copy memory's input is T + 20 long)
+    batch_size: int = 32  # B, the same batches for every model
+    lr: float = 1e-2  # Adam, the same for every model
+    hidden: int = 32  # H of the GRU, LSTM and RNN
+    forget_bias: float = 1.0  # LSTM b_f at init
+    channels: int = 16  # C of the TCN (about the GRU/LSTM parameter count at H=32)
+    target: float = 0.01  # a model is finished when its mean loss over WINDOW steps is below this
+    budget_s: float = 60.0  # wall-clock seconds before the race stops by itself
+    seed: int = 0  # seeds every model and the batch stream
+
+
+RACE_PRESETS = {
+    "Adding problem, T=100 (MSE < 0.01)": RacePreset(),
+    "Copy memory, T=50 (cross-entropy < 0.02)": RacePreset(task="copy", T=50, target=0.02),
+}
+DEFAULT_RACE = next(iter(RACE_PRESETS))
+
+
+class Race:
+    """All four models, their Runs and where each stands. ``tcn_cfg`` gives the TCN's
+    architecture; its n_in/n_out are set from the task."""
+
+    def __init__(self, preset: RacePreset, tcn_cfg: TCNConfig, device: torch.device | str = "cpu"):
+        self.preset = p = replace(preset)  # a copy: the shared presets stay untouched
+        self.task = task = get_task(p.task)
+        self.tcn_cfg = replace(tcn_cfg, n_in=task.n_in, n_out=task.n_out, channels=p.channels)
+        models = {"tcn": build_tcn(self.tcn_cfg, p.seed, device)}
+        for cell in ("gru", "lstm", "rnn"):
+            rc = RecurrentConfig(cell=cell, n_in=task.n_in, hidden=p.hidden, n_out=task.n_out,
+                                 forget_bias=p.forget_bias if cell == "lstm" else None)
+            models[cell] = build_recurrent(rc, p.seed, device)
+        tc = TrainConfig(T=p.T, batch_size=p.batch_size, lr=p.lr, probe_every=0, seed=p.seed)
+        self.runs = {k: Run({k: m}, task, replace(tc), device) for k, m in models.items()}
+        self.params = {k: count_parameters(m) for k, m in models.items()}
+        self.finished: dict[str, float] = {}  # model -> own seconds when it reached the target
+        self.failed: dict[str, str] = {}  # model -> why it stopped early (diverged)
+        self.wall = 0.0  # wall-clock seconds spent in train()
+
+    # -- what the TCN can see --------------------------------------------------------
+    @property
+    def rf(self) -> int:
+        c = self.tcn_cfg
+        return receptive_field(c.kernel_size, c.dilations, c.convs_per_block)
+
+    @property
+    def past(self) -> int:
+        c = self.tcn_cfg
+        return past_reach(c.kernel_size, c.dilations, c.convs_per_block, c.padding)
+
+    @property
+    def reach(self) -> int:
+        return required_reach(self.preset.task, self.preset.T)
+
+    @property
+    def floor(self) -> float:
+        return unseen_floor(self.preset.task, self.preset.T, self.past)
+
+    def history(self, name: str):
+        return self.runs[name].history[name]
+
+    def mean_loss(self, name: str) -> float | None:
+        loss = self.history(name).loss[-WINDOW:]
+        return sum(loss) / len(loss) if loss else None
+
+    @property
+    def racing(self) -> list[str]:
+        return [k for k in self.runs if k not in self.finished and k not in self.failed]
+
+    # -- training --------------------------------------------------------------------------
+    def step(self) -> None:
+        """One step for every model still racing."""
+        for k in self.racing:
+            try:
+                self.runs[k].step()
+            except Diverged:
+                self.failed[k] = "loss became NaN or infinite"
+                continue
+            m = self.mean_loss(k)
+            if len(self.history(k).loss) >= WINDOW and m is not None and m < self.preset.target:
+                self.finished[k] = self.history(k).seconds[-1]
+
+    def train(self, stop: threading.Event, on_step=None, budget_s: float | None = None) -> str:
+        """Until ``stop``, every model finished, or the wall-clock budget; returns which."""
+        budget = self.preset.budget_s if budget_s is None else budget_s
+        t0 = time.perf_counter() - self.wall
+        while not stop.is_set():
+            if not self.racing:
+                return "all finished"
+            self.step()
+            self.wall = time.perf_counter() - t0
+            if on_step is not None:
+                on_step()
+            if self.wall >= budget:
+                return "budget"
+        return "stopped"
+
+    def verdict(self, name: str) -> str:
+        if name in self.finished:
+            return f"reached target at {self.finished[name]:.1f} s"
+        if name in self.failed:
+            return self.failed[name]
+        if name == "tcn" and self.past < self.reach:
+            return f"cannot: sees {self.past} of the {self.reach} inputs it needs"
+        return "racing" if self.history(name).loss else "not started"
+
+
+def results_table(race: Race) -> str:
+    """HTML table: model, parameters, steps, own seconds, mean loss, verdict."""
+    rows = []
+    for k in ("tcn", "gru", "lstm", "rnn"):
+        h = race.history(k)
+        m = race.mean_loss(k)
+        label = {"tcn": "TCN", "gru": "GRU", "lstm": "LSTM", "rnn": "tanh RNN"}[k]
+        if k == "tcn":
+            label += f" (R={race.rf})"
+        cells = [label, f"{race.params[k]:,}", f"{len(h.loss)}", f"{h.seconds[-1]:.1f}" if h.seconds else "0.0",
+                 f"{m:.4f}" if m is not None else "–", race.verdict(k)]
+        style = "font-weight:600;color:#006b3c" if k in race.finished else ""
+        rows.append("<tr>" + "".join(f"<td style='padding:2px 10px;{style}'>{html.escape(c)}</td>" for c in cells)
+                    + "</tr>")
+    head = "".join(f"<th style='padding:2px 10px;text-align:left'>{h}</th>" for h in
+                   ("model", "parameters", "steps", "own seconds", f"mean loss (last {WINDOW})", "result"))
+    return (f"<table class='seqviz-race' style='font-size:15px;border-collapse:collapse'><tr>{head}</tr>"
+            + "".join(rows) + "</table>")
