@@ -112,6 +112,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.eq_rnn, self.eq_belt = equation_box("RNN: a product of Jacobians", ""), equation_box("The belt", "")
         self.run = None
         self.init_probe = {}
+        self._shown_probe, self._last_push = None, 0.0
         for name, w in self.c.items():
             if name not in ("train", "step", "reset"):
                 bind(w, self.state, name)
@@ -255,9 +256,17 @@ class GradientFlowDashboard(ipw.VBox):
                 m.zero_grad(set_to_none=True)
         self.init_probe_step = run.steps
 
+    def _browser_busy(self) -> bool:
+        """True while the browser has not yet drawn our last update (plotly acknowledges each
+        edit); then we skip a refresh rather than queue it. Without an answer in 2 s (no
+        browser attached, e.g. a closed tab) we send anyway."""
+        return (isinstance(self.fig, go.FigureWidget) and getattr(self.fig, "_trace_edit_in_process", False)
+                and time.monotonic() - self._last_push < 2.0)
+
     def refresh(self, force: bool = False) -> None:
-        """Push the latest numbers to the figure, at most ~10 times a second."""
-        if not self.throttle.ready(force):
+        """Push the latest numbers to the figure: at most ~10 times a second, never faster
+        than the browser draws them, and the gradient views only when a new probe exists."""
+        if not force and (self._browser_busy() or not self.throttle.ready()):
             return
         run, other = self.run, self.state.other
         hr, ho = run.history["rnn"], run.history[other]
@@ -267,10 +276,14 @@ class GradientFlowDashboard(ipw.VBox):
             pr, po, steps = pr + [self.init_probe["rnn"]], po + [self.init_probe[other]], steps + [run.steps]
         cuts = cut_points(run.cfg.T, run.cfg.tbptt)
         task = run.task
+        probe_key = (len(pr), steps[-1], tuple(cuts))
         with locked_update(self.fig, self._fig_lock):
-            gf.update_gradients(self.fig, self.idx, run.cfg.T, other, pr, po, steps, cuts)
+            if force or probe_key != self._shown_probe:
+                gf.update_gradients(self.fig, self.idx, run.cfg.T, other, pr, po, steps, cuts)
+                self._shown_probe = probe_key
             gf.update_curves(self.fig, self.idx, hr, ho, task.baseline_loss(run.cfg.T),
                              task.baseline_accuracy(run.cfg.T), run.cfg.clip)
+        self._last_push = time.monotonic()
         self.refresh_times.append(time.monotonic())
         n = run.steps
         secs = hr.seconds[-1] + ho.seconds[-1] if hr.seconds else 0.0
