@@ -258,3 +258,9 @@ def test_running_mean_matches_a_direct_computation():
     want = [sum(v[max(0, i - 2):i + 1]) / len(v[max(0, i - 2):i + 1]) for i in range(len(v))]
     assert running_mean(v, 3) == pytest.approx(want)
     assert running_mean([], 3) == []
+
+
+def test_building_a_model_leaves_the_global_rng_alone():
+    state = torch.random.get_rng_state()
+    make("lstm", seed=3)
+    assert torch.equal(state, torch.random.get_rng_state())

@@ -195,7 +195,9 @@ def init_recurrent(model: RecurrentModel, gen: torch.Generator) -> RecurrentMode
 def build_recurrent(cfg: RecurrentConfig, seed: int, device: torch.device | str = "cpu") -> RecurrentModel:
     """Construct and initialise a model; the same (cfg, seed) gives the same weights."""
     gen = torch.Generator().manual_seed(int(seed))
-    return init_recurrent(RecurrentModel(cfg), gen).to(device)
+    with torch.random.fork_rng(devices=[]):  # nn.RNN's own init draws from the global RNG; leave it as it was
+        model = RecurrentModel(cfg)
+    return init_recurrent(model, gen).to(device)
 
 
 def spectral_radius(W: torch.Tensor) -> float:
