@@ -84,7 +84,8 @@ def growth_table(hidden: int, Ts) -> None:
     for T in Ts:
         L = torch.randint(1, T + 1, (64,), generator=g)
         L[0] = T
-        best = lambda **k: min(one_batch(L, hidden, **k) for _ in range(2))  # noqa: E731
+        reps = 1 if T >= 400 else 2  # one run at the largest T keeps the bench under ~3 minutes
+        best = lambda **k: min(one_batch(L, hidden, **k) for _ in range(reps))  # noqa: E731
         pad_ms, pad_native = best(packed=False), best(packed=False, mkldnn=False)
         pk_ms, pk_f, pad_f = best(packed=True), best(packed=True, backward=False), best(packed=False, backward=False)
         gib = packed_cpu_backward_bytes(L, [torch.arange(64)], hidden) / 2**30
@@ -120,53 +121,131 @@ def profile_table(hidden: int, T: int) -> None:
           "per step")
 
 
+_ARM = """([tag, key]) => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.data.some(t => t.meta === tag));
+  const get = () => JSON.stringify(gd.data.find(t => t.meta === tag)[key]);
+  const before = get();
+  let t0 = null;
+  const onAct = () => { if (t0 === null) t0 = performance.now(); };
+  document.addEventListener('keydown', onAct, true);
+  document.addEventListener('mousedown', onAct, true);
+  window.__latency = new Promise(resolve => {
+    const done = v => { document.removeEventListener('keydown', onAct, true);
+                        document.removeEventListener('mousedown', onAct, true); resolve(v); };
+    const tick = () => {
+      if (t0 !== null && get() !== before) done(performance.now() - t0);
+      else if (t0 !== null && performance.now() - t0 > 10000) done(-1);
+      else requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+}"""
+
+
+def latency(page, act, tag: str, key: str = "z", n: int = 20) -> list[float]:
+    """ms from the key press / mouse down in ``act(i)`` to the first frame where trace ``tag``'s ``key``
+    differs. (Own version: the promise is parked on window, so arming it does not wait for it.)"""
+    out = []
+    for i in range(n):
+        page.evaluate(_ARM, [tag, key])
+        act(i)
+        ms = page.evaluate("() => window.__latency")
+        if ms >= 0:
+            out.append(ms)
+        page.wait_for_timeout(150)
+    return out
+
+
 def browser_table(repeats: int) -> None:
     header("Browser: first render and control-to-plot latency (Voila + headless Chromium, 1400x1000)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from browser_timing import browser, control_latency, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary
+    from browser_timing import browser, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary
 
     nb = "01_sequences_as_tensors.ipynb"
-    with serve() as base, browser() as b:
+    with serve(port=8893) as base, browser() as b:
         fr = first_render(b, base, nb, repeats=repeats)
         print(f"  first render, cold kernel ({repeats} runs): median {statistics.median(fr):.2f} s, "
               f"all {', '.join(f'{x:.2f}' for x in fr)} s")
         page = open_page(b, base, nb)
         handle = slider_handle(page, "Packed step t")
         step = lambda i: handle.press("ArrowRight" if i % 10 < 5 else "ArrowLeft")  # noqa: E731
-        print(f"  step slider -> packed grid, idle: {summary(control_latency(page, step, 'packed', 'z'))} ms")
+        print(f"  step slider -> packed grid, idle: {summary(latency(page, step, 'packed', 'z'))} ms")
         side = lambda i: page.get_by_role("button", name="left" if i % 2 == 0 else "right", exact=True).click()  # noqa: E731
         print(f"  pad side -> whole batch rebuilt (8 sentences), idle: "
-              f"{summary(control_latency(page, side, 'grid', 'z', n=12))} ms")
+              f"{summary(latency(page, side, 'grid', 'z', n=12))} ms")
         page.get_by_role("button", name="random lengths").click()
         page.wait_for_timeout(1500)
         print(f"  pad side -> whole batch rebuilt (random lengths, N=256, max 120), idle: "
-              f"{summary(control_latency(page, side, 'grid', 'z', n=12))} ms")
+              f"{summary(latency(page, side, 'grid', 'z', n=12))} ms")
         page.get_by_role("button", name="Measure").click()
         page.wait_for_timeout(300)
-        busy = control_latency(page, step, "packed", "z", n=15)
+        busy = latency(page, step, "packed", "z", n=15)
         print(f"  step slider -> packed grid while Measure runs in its thread: {summary(busy)} ms")
         page.wait_for_function("() => document.body.innerText.includes('Measured on')", timeout=120_000)
-        print(f"  kernel memory (RSS) after measuring: {', '.join(f'{x:.0f}' for x in kernel_rss_mb(base.pid))} MB")
+        rss = kernel_rss_mb(base.pid)
+        print(f"  kernel memory (RSS) after measuring: {', '.join(f'{x:.0f}' for x in rss) or 'not found'} MB")
         page.close()
+
+
+_PEAK = "int([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]) / 1024"  # MB; resets on exec
+
+_ONE_BATCH = """
+import sys, torch
+from torch import nn
+from seqviz.data.batching import pack
+mode, T = sys.argv[1], int(sys.argv[2])
+g = torch.Generator().manual_seed(2)
+L = torch.randint(1, T + 1, (64,), generator=g); L[0] = T
+lstm = nn.LSTM(32, 256, batch_first=True)
+x = torch.randn(64, T, 32)
+out = lstm(pack(x, L))[0].data if mode == 'packed' else lstm(x)[0][torch.arange(T)[None, :] < L[:, None]]
+fwd = PEAK
+out.sum().backward()
+print(fwd, PEAK)
+""".replace("PEAK", _PEAK)
+
+
+def _python(code: str, *args: str) -> str:
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=root, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"})
+    return out.stdout.strip().splitlines()[-1] if out.returncode == 0 else f"failed: {out.stderr[-300:]}"
+
+
+def memory_table() -> None:
+    """Peak RSS (VmHWM) of fresh processes: a kernel-like one, and one LSTM batch padded vs packed."""
+    header("Memory (peak RSS of a fresh process, VmHWM)")
+    code = ("import torch; from widgets.batching import dashboard; d = dashboard(); "
+            f"d.c['measure'].click(); d.worker._thread.join(120); print({_PEAK})")
+    print(f"  kernel-like process (imports, dashboard(), Measure): {float(_python(code)):.0f} MB")
+    for T in (200, 400):
+        (pf, pb), (kf, kb) = (map(float, _python(_ONE_BATCH, m, str(T)).split()) for m in ("padded", "packed"))
+        print(f"  one batch of 64, lengths uniform in [1, {T}], H=256: after forward padded {pf:.0f} / packed "
+              f"{kf:.0f} MB; after backward padded {pb:.0f} / packed {kb:.0f} MB")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (about 30 s)")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--only", choices=("lstm", "growth", "profile", "memory", "browser"), help="run one part")
     a = ap.parse_args()
     configure_threads()
     print(f"bench_batching: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, threads {torch.get_num_threads()}; the machine may be shared")
-    if a.quick:
-        lstm_table(n=128, max_len=200, hidden=128, batch=32, reps=1)
-        growth_table(128, (25, 50, 100))
-        profile_table(128, 100)
-    else:
-        lstm_table(n=512, max_len=400, hidden=256, batch=64, reps=2)
-        growth_table(256, (25, 50, 100, 200, 400))
-        profile_table(256, 200)
-    if not a.no_browser:
+    run = lambda part: a.only in (None, part)  # noqa: E731
+    if run("lstm"):
+        lstm_table(**(dict(n=128, max_len=200, hidden=128, batch=32, reps=1) if a.quick else
+                      dict(n=512, max_len=400, hidden=256, batch=64, reps=2)))
+    if run("growth"):
+        growth_table(128, (25, 50, 100)) if a.quick else growth_table(256, (25, 50, 100, 200, 400))
+    if run("profile"):
+        profile_table(128, 100) if a.quick else profile_table(256, 200)
+    if run("memory"):
+        memory_table()
+    if run("browser") and not a.no_browser:
         browser_table(repeats=3)
 
 

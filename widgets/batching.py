@@ -85,7 +85,7 @@ class BatchingDashboard(ipw.VBox):
         self.worker = Worker("batching")
         self._fig_lock = threading.Lock()
         self.status = StatusLine()
-        self.facts, self.timing_note = ipw.HTML(), ipw.HTML()
+        self.facts, self.timing_note, self.step_note = ipw.HTML(), ipw.HTML(), ipw.HTML()
         self.c = make_controls()
         self.fig = fb.build_batching_figure()  # a plain go.Figure until the first batch is drawn on it
         self.idx = fb.trace_index(self.fig)
@@ -114,7 +114,7 @@ class BatchingDashboard(ipw.VBox):
         c = self.c
         knobs = ipw.VBox([
             ipw.HTML("<b>Data</b>"), c["source"], c["text"], c["level"], c["dist"], c["n"], c["max_len"],
-            ipw.HTML("<b>Batching</b>"), c["side"], c["batch_size"], c["shrink"], c["seed"], c["step"],
+            ipw.HTML("<b>Batching</b>"), c["side"], c["batch_size"], c["shrink"], c["seed"], c["step"], self.step_note,
             ipw.HTML("<b>Measured cost</b>"), ipw.HBox([c["hidden"], c["measure"], c["stop"]]),
             equation_box("The rules", EQUATIONS),
         ], layout=ipw.Layout(width="350px", min_width="350px"))
@@ -145,6 +145,9 @@ class BatchingDashboard(ipw.VBox):
         """Recompute the scene from the knobs; on bad input keep the last good views."""
         pending, self._pending = self._pending, None
         said = [pending[1]] if pending and change and pending[0] == change["name"] else []
+        if self.worker.running:
+            self.worker.stop()
+            said.append("Measuring stopped because the data changed; press Measure again.")
         try:
             scene = make_scene(self.state.config())
         except SceneError as e:
@@ -169,8 +172,11 @@ class BatchingDashboard(ipw.VBox):
     def show_step(self, t: int) -> None:
         if self.scene is None:
             return
+        lay = self.scene.layout
+        t = min(max(0, int(t)), len(lay.batch_sizes) - 1)
         with locked_update(self.fig, self._fig_lock):
-            fb.update_step(self.fig, self.idx, self.scene.layout, t)
+            fb.update_step(self.fig, self.idx, lay, t)
+        self.step_note.value = f"<span style='font-size:14px'>{fb.step_text(lay, t)}</span>"
 
     def measure(self) -> None:
         if self.worker.running:

@@ -150,6 +150,8 @@ def update_batch(fig, idx, scene) -> None:
     lay = scene.layout
     fig.data[idx["packed"]].update(x=list(range(T)), y=[f"#{k}: seq {s} (L={lay.lengths[s]})"
                                                       for k, s in enumerate(lay.sorted_indices)])
+    z, text = packed_cells(lay)
+    fig.data[idx["packed"]].update(z=z, text=text if B * T <= MAX_TEXT_CELLS else None)
     fig.data[idx["bsizes"]].update(x=list(range(T)), y=lay.batch_sizes)
     for ax, n_ticks in ((fig.layout.xaxis, 12), (fig.layout.xaxis2, 10), (fig.layout.xaxis3, 5)):
         ax.dtick = max(1, -(-T // n_ticks))  # whole time steps, at most about n_ticks labels
@@ -202,22 +204,32 @@ def _onehot(fig, idx, scene) -> None:
     set_title(fig, "lookup", f"X Wᵀ = embedding lookup<br>max |difference| = {v.max_abs_diff:.1g}")
 
 
-def update_step(fig, idx, layout, t: int) -> None:
-    """Highlight the rows of PackedSequence.data the RNN reads together at step t."""
-    T = len(layout.batch_sizes)
-    t = min(max(0, int(t)), T - 1)
-    B = len(layout.lengths)
+def packed_cells(layout, t: int | None = None):
+    """(z, text) of the packed grid: rows in sorted order, text = row of .data, z = 2 at step t."""
+    T, B = len(layout.batch_sizes), len(layout.lengths)
     z = [[None] * T for _ in range(B)]  # None, not NaN: NaN is not valid JSON for the widget
     text = [[""] * T for _ in range(B)]
     rank = {b: k for k, b in enumerate(layout.sorted_indices)}
     for r, (b, s) in enumerate(zip(layout.data_b, layout.data_t)):
         z[rank[b]][s] = 2 if s == t else 1
         text[rank[b]][s] = str(r)
-    fig.data[idx["packed"]].update(z=z, text=text if B * T <= MAX_TEXT_CELLS else None)
-    fig.data[idx["bsizes"]].marker.color = [STEP if s == t else REAL for s in range(T)]
+    return z, text
+
+
+def step_text(layout, t: int) -> str:
     rows = layout.rows_at(t)
-    set_title(fig, "packed", f"3 · PackedSequence.data: each token's row<br>orange: step t={t} reads rows "
-                             f"{rows.start}–{rows.stop - 1} together")
+    return (f"step t={t}: the RNN reads rows {rows.start}–{rows.stop - 1} of .data together "
+            f"(batch_sizes[{t}] = {layout.batch_sizes[t]})")
+
+
+def update_step(fig, idx, layout, t: int) -> None:
+    """Highlight the rows of PackedSequence.data the RNN reads together at step t.
+
+    Only trace data changes (no layout): a layout change makes plotly redraw every subplot."""
+    T = len(layout.batch_sizes)
+    t = min(max(0, int(t)), T - 1)
+    fig.data[idx["packed"]].z = packed_cells(layout, t)[0]
+    fig.data[idx["bsizes"]].marker.color = [STEP if s == t else REAL for s in range(T)]
 
 
 def update_timing(fig, idx, timings) -> None:
