@@ -67,7 +67,7 @@ def build_batching_figure(height: int = 2150, width: int = 960) -> go.Figure:
                          marker_color=[COLORS["rnn"], COLORS["lstm"]], showlegend=False,
                          hovertemplate="%{x}: %{y:.4f}<extra></extra>"), row=4, col=2)
     fig.add_trace(go.Bar(uid="time", x=[], y=[], text=[], textposition="outside", textangle=0, showlegend=False,
-                         cliponaxis=False,
+                         cliponaxis=False, constraintext="none", textfont=dict(size=13),
                          marker_color=[], hovertemplate="%{x}: %{y:.0f} ms<extra></extra>"), row=4, col=3)
     fig.add_trace(go.Heatmap(uid="oh", z=[], x=[], y=[], zmin=0, zmax=1, colorscale=[[0, "#f7f7f7"], [1, "#222"]],
                              xgap=1, ygap=1, showscale=False, hovertemplate="%{y}, column %{x}: %{z}<extra></extra>"),
@@ -99,7 +99,7 @@ def build_batching_figure(height: int = 2150, width: int = 960) -> go.Figure:
     fig.update_yaxes(title_text="% of cells", row=3, col=3)
     fig.update_yaxes(title_text="‖h − h_n(packed)‖", row=4, col=1)
     fig.update_yaxes(title_text="cross-entropy", row=4, col=2)
-    fig.update_yaxes(title_text="ms", row=4, col=3)
+    fig.update_yaxes(title_text="ms (text: cells computed)", title_font_size=13, row=4, col=3)
     fig.update_xaxes(title_text="column k of the vocabulary", row=5, col=1)
     fig.update_xaxes(title_text="embedding unit", row=5, col=3)
     fig.update_xaxes(tickangle=0, tickfont=dict(size=12), row=4, col=3)
@@ -232,11 +232,15 @@ def update_step(fig, idx, layout, t: int) -> None:
     fig.data[idx["bsizes"]].marker.color = [STEP if s == t else REAL for s in range(T)]
 
 
+def _cells(n: int) -> str:
+    return f"{n / 1e6:.2g}M" if n >= 1e6 else (f"{n / 1e3:.2g}k" if n >= 1e3 else str(n))
+
+
 def update_timing(fig, idx, timings) -> None:
     """Bars of measured ms per variant, with the count of LSTM cells each computed."""
     colors = [COLORS["rnn"] if "packed" in t.name else COLORS["lstm"] for t in timings]
-    fig.data[idx["time"]].update(x=[f"{t.name.replace(', ', '<br>')}<br>{t.cells:,} cells" for t in timings],
-                                 y=[t.ms for t in timings], text=[f"{t.ms:.3g}" for t in timings],
-                                 marker_color=colors)
+    fig.data[idx["time"]].update(x=[t.name.replace(", ", "<br>") for t in timings], y=[t.ms for t in timings],
+                                 text=[f"{t.ms:.3g} ms<br>{_cells(t.cells)}" for t in timings], marker_color=colors)
+    fig.layout.yaxis9.range = [0, 1.35 * max([t.ms for t in timings], default=1.0)]  # room for the bar text
     dev = f"on {timings[0].device}" if timings else "(press Measure)"
     set_title(fig, "time", f"5 · LSTM forward+backward<br>{dev}")
