@@ -22,7 +22,7 @@ from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
 from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, locked_update, register_instance)
-from widgets.receptive_field_panels import bind, calculator_html, make_controls, readout_html
+from widgets.receptive_field_panels import bind, calculator_html, make_controls, parse_dilations, readout_html
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
 
 ARCH = ("kernel_size", "n_blocks", "schedule", "custom", "padding", "convs_per_block", "race")
@@ -30,21 +30,6 @@ RANGES = {"kernel_size": (2, 7), "n_blocks": (1, 8), "convs_per_block": (1, 2), 
           "calc_reach": (1, 10 ** 9), "calc_k": (2, 64)}
 CHOICES = {"schedule": ("doubling", "constant", "custom"), "padding": ("causal", "centred"),
            "race": tuple(RACE_PRESETS)}
-MAX_DIL, MAX_CUSTOM = 256, 8
-
-
-def parse_dilations(text: str) -> tuple[tuple[int, ...] | None, str | None]:
-    """'1, 4, 16' -> ((1, 4, 16), None); anything else -> (None, what to type instead)."""
-    parts = [p for p in str(text)[:200].replace(",", " ").split() if p]
-    try:
-        ds = tuple(int(p) for p in parts)
-    except ValueError:
-        return None, "Type the custom dilations as whole numbers separated by commas, e.g. 1, 4, 16."
-    if not 1 <= len(ds) <= MAX_CUSTOM or any(not 1 <= d <= MAX_DIL for d in ds):
-        return None, f"Give 1 to {MAX_CUSTOM} dilations, each from 1 to {MAX_DIL}, e.g. 1, 4, 16."
-    return ds, None
-
-
 class ReceptiveFieldState(tl.HasTraits):
     kernel_size = tl.Any(3)  # int; tl.Any so NaN or text from a client reaches the validator
     n_blocks = tl.Any(6)
@@ -115,7 +100,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.c["reset"].on_click(on("reset the race")(lambda _: self.rebuild("Race reset: every model is back at "
                                                                               "its untrained weights.")))
         self.state.observe(on("rebuild the network")(self._arch_changed), list(ARCH))
-        self.state.observe(on("move the output position")(lambda _: self.refresh_structure()), "t")
+        self.state.observe(on("move the output position")(lambda _: self.refresh_structure(full=False)), "t")
         self.state.observe(on("compute the layers")(lambda _: self.refresh_calculator()), ["calc_reach", "calc_k"])
         self.state.observe(self._note, "note")
         register_instance("receptive_field", self)
@@ -183,7 +168,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
             return
         if self.worker.start(self._train_loop):
             self._set_train_button(True)
-            self.status.say("Racing: every model gets the same batches, one step each in turn...", "info")
+            self.status.say("Racing: the same batches for every model, the CPU shared so each gets equal compute time...", "info")
 
     def _set_train_button(self, running: bool) -> None:
         self.c["train"].description, self.c["train"].icon = ("Stop", "stop") if running else ("Train", "play")
@@ -205,31 +190,35 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.calc.value = self.calc.value.split("</div>", 1)[0] + "</div>" + calculator_html(
             self.state.calc_reach, self.state.calc_k) + "</div>"
 
-    def refresh_structure(self) -> None:
-        """Diagram, gradients, causality, parameters and the readout for output t."""
+    def refresh_structure(self, full: bool = True) -> None:
+        """Diagram, gradients and causality for output t; ``full`` also redraws what does not
+        depend on t (grid, parameter curves, readout)."""
         s, r = self.state, self.race
         cfg = r.tcn_cfg
         L, t = r.task.seq_len(r.preset.T), min(s.t, r.task.seq_len(r.preset.T) - 1)
         diag = rcp.dependency_diagram(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, L, t)
         lags = rcp.dependency_lags(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding)
         positions = [t - g for g in lags if 0 <= t - g < L]
-        untrained = rcp.input_gradient(self.untrained, L, t, seed=1)
+        untrained = rcp.input_gradient(self.untrained, L, t, seed=1, batch=8)
         self.trained_grad = self._trained_gradient(t)
         delta = rcp.causality_check(self.untrained, L, t, seed=2)
-        curves = rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2)
-        hidden_params = sum(rcp.conv_params(cfg.channels, cfg.channels, cfg.kernel_size)
-                            for _ in range(len(cfg.dilations) * cfg.convs_per_block))
         with locked_update(self.fig, self._fig_lock):
-            ft.update_diagram(self.fig, diag, t, cfg.convs_per_block)
+            ft.update_diagram(self.fig, diag, t, cfg.convs_per_block, nodes=full)
             ft.update_gradients(self.fig, untrained, self.trained_grad, positions)
             ft.update_causality(self.fig, delta, t)
-            ft.update_params(self.fig, curves, (r.rf, hidden_params), r.reach)
-        self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(
-            cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, r.rf, lags, rcp.holes(lags),
-            r.past, r.reach, r.task.name, r.floor, r.task.metric) + "</div>"
+            if full:
+                hidden_params = len(cfg.dilations) * cfg.convs_per_block * rcp.conv_params(
+                    cfg.channels, cfg.channels, cfg.kernel_size)
+                ft.update_params(self.fig, rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2),
+                                 (r.rf, hidden_params), r.reach)
         before = float(np.max(delta[: t + 1]))
         self.causal_note = ("no output at or before t moved (exactly 0)" if before == 0 else
                             f"outputs at or before t moved by up to {before:.2g}: centred padding reads the future")
+        if not full:
+            return
+        self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(
+            cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, r.rf, lags, rcp.holes(lags),
+            r.past, r.reach, r.task.name, r.floor, r.task.metric) + "</div>"
 
     def _trained_gradient(self, t: int):
         r = self.race
@@ -237,7 +226,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
             return None
         run = r.runs["tcn"]
         with run.lock:
-            return rcp.input_gradient(run.models["tcn"], r.task.seq_len(r.preset.T), t, seed=1)
+            return rcp.input_gradient(run.models["tcn"], r.task.seq_len(r.preset.T), t, seed=1, batch=8)
 
     def refresh_race(self, force: bool = False) -> None:
         """Loss curves and the table, at most ~10 times a second; the trained gradient ~1 Hz."""

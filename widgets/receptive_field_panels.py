@@ -14,6 +14,19 @@ from seqviz.probes.receptive import layers_needed
 from widgets.receptive_field_race import RACE_PRESETS
 
 WIDE = ipw.Layout(width="350px")
+MAX_DIL, MAX_CUSTOM = 256, 8  # custom dilations: each at most MAX_DIL, at most MAX_CUSTOM of them
+
+
+def parse_dilations(text: str) -> tuple[tuple[int, ...] | None, str | None]:
+    """'1, 4, 16' -> ((1, 4, 16), None); anything else -> (None, what to type instead)."""
+    parts = [p for p in str(text)[:200].replace(",", " ").split() if p]
+    try:
+        ds = tuple(int(p) for p in parts)
+    except ValueError:
+        return None, "Type the custom dilations as whole numbers separated by commas, e.g. 1, 4, 16."
+    if not 1 <= len(ds) <= MAX_CUSTOM or any(not 1 <= d <= MAX_DIL for d in ds):
+        return None, f"Give 1 to {MAX_CUSTOM} dilations, each from 1 to {MAX_DIL}, e.g. 1, 4, 16."
+    return ds, None
 STYLE = {"description_width": "140px"}
 
 

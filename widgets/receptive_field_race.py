@@ -2,10 +2,12 @@
 
 ``Race`` is plain logic (no widgets, so benchmarks use it too): one
 ``seqviz.training.Run`` per model, all seeded alike, so every model sees the
-same batches in the same order. Models take turns, one step each; a model whose
-mean loss over its last ``WINDOW`` steps drops below the target is finished and
-stops training, so the machine's time goes to the ones still racing. Times are
-each model's own compute time (``History.seconds``), the fair clock on a shared CPU.
+same batches in the same order. The CPU is time-shared: the next step always goes
+to the racing model that has used the least compute so far, so all of them advance
+at the same pace in own compute time (``History.seconds``, the fair clock on a
+shared CPU) and they cross the line in the same order live as on the plot. A model
+whose mean loss over its last ``WINDOW`` steps drops below the target is finished
+and stops training, so the machine's time goes to the ones still racing.
 ``results_table`` renders the table that fills in as they finish.
 """
 
@@ -99,17 +101,23 @@ class Race:
         return [k for k in self.runs if k not in self.finished and k not in self.failed]
 
     # -- training --------------------------------------------------------------------------
+    def own_seconds(self, name: str) -> float:
+        s = self.history(name).seconds
+        return s[-1] if s else 0.0
+
     def step(self) -> None:
-        """One step for every model still racing."""
-        for k in self.racing:
-            try:
-                self.runs[k].step()
-            except Diverged:
-                self.failed[k] = "loss became NaN or infinite"
-                continue
-            m = self.mean_loss(k)
-            if len(self.history(k).loss) >= WINDOW and m is not None and m < self.preset.target:
-                self.finished[k] = self.history(k).seconds[-1]
+        """One step of the racing model that has used the least compute so far."""
+        if not self.racing:
+            return
+        k = min(self.racing, key=self.own_seconds)
+        try:
+            self.runs[k].step()
+        except Diverged:
+            self.failed[k] = "loss became NaN or infinite"
+            return
+        m = self.mean_loss(k)
+        if len(self.history(k).loss) >= WINDOW and m is not None and m < self.preset.target:
+            self.finished[k] = self.own_seconds(k)
 
     def train(self, stop: threading.Event, on_step=None, budget_s: float | None = None) -> str:
         """Until ``stop``, every model finished, or the wall-clock budget; returns which."""

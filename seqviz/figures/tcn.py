@@ -113,32 +113,33 @@ def build_tcn_figure(height: int = 1280, width: int | None = 1000) -> go.Figure:
     return fig
 
 
-def update_diagram(fig, diag: Diagram, t: int, convs_per_block: int) -> None:
-    """Nodes, lit edges and holes for output ``t`` (fig.data changed in place)."""
-    n_rows = len(diag.active)
-    T = diag.T
-    d = fig.data
-    # plain lists: plotly.js cannot decode int64 arrays
-    d[IDX["nodes"]].x = np.tile(np.arange(T), n_rows).tolist()
-    d[IDX["nodes"]].y = np.repeat(np.arange(n_rows), T).tolist()
+def update_diagram(fig, diag: Diagram, t: int, convs_per_block: int, nodes: bool = True) -> None:
+    """Nodes, lit edges and holes for output ``t`` (fig.data changed in place).
+
+    Arrays are float64/int32 numpy (plotly sends them as binary; plotly.js cannot decode
+    int64); NaN separates line segments. ``nodes=False`` skips the unchanged grey grid.
+    """
+    n_rows, T, d = len(diag.active), diag.T, fig.data
+    if nodes:
+        d[IDX["nodes"]].x = np.tile(np.arange(T, dtype=np.int32), n_rows)
+        d[IDX["nodes"]].y = np.repeat(np.arange(n_rows, dtype=np.int32), T)
 
     def segs(edges, dx=0.0):
-        xs, ys = [], []
-        for r, s, r2, p in edges:
-            xs += [s + dx, p + dx, None]
-            ys += [r, r2, None]
+        e = np.asarray(edges, dtype=float).reshape(-1, 4)  # (n, 4): row, pos, row', pos'
+        xs = np.column_stack([e[:, 1] + dx, e[:, 3] + dx, np.full(len(e), np.nan)]).ravel()
+        ys = np.column_stack([e[:, 0], e[:, 2], np.full(len(e), np.nan)]).ravel()
         return xs, ys
 
     d[IDX["conv_edges"]].x, d[IDX["conv_edges"]].y = segs(diag.conv_edges)
     d[IDX["skip_edges"]].x, d[IDX["skip_edges"]].y = segs(diag.skip_edges, 0.18)
-    ax = np.concatenate([a for a in diag.active]) if n_rows else []
-    ay = np.concatenate([np.full(len(a), r) for r, a in enumerate(diag.active)]) if n_rows else []
-    d[IDX["active"]].x, d[IDX["active"]].y = np.asarray(ax).tolist(), np.asarray(ay).tolist()
-    d[IDX["holes"]].x, d[IDX["holes"]].y = diag.missed.tolist(), [0] * len(diag.missed)
+    d[IDX["active"]].x = np.concatenate(diag.active).astype(np.int32)
+    d[IDX["active"]].y = np.concatenate([np.full(len(a), r, dtype=np.int32) for r, a in enumerate(diag.active)])
+    d[IDX["holes"]].x, d[IDX["holes"]].y = diag.missed.astype(np.int32), np.zeros(len(diag.missed), np.int32)
     d[IDX["output"]].x, d[IDX["output"]].y = [int(t)], [n_rows - 1]
-    fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=row_labels(diag.dilations, convs_per_block),
-                     range=[-0.6, n_rows - 0.4], row=1, col=1)
-    fig.update_xaxes(range=[-1, T], row=1, col=1)
+    if nodes:
+        fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=row_labels(diag.dilations, convs_per_block),
+                         range=[-0.6, n_rows - 0.4], row=1, col=1)
+        fig.update_xaxes(range=[-1, T], row=1, col=1)
 
 
 def update_gradients(fig, untrained: np.ndarray, trained: np.ndarray | None, analytic_positions) -> None:
