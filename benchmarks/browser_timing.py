@@ -41,9 +41,18 @@ class Served(str):
         return obj
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextlib.contextmanager
-def serve(port: int = 8877):
-    """Voila exactly as ``make dashboard`` starts it; yields the base URL."""
+def serve(port: int | None = None):
+    """Voila exactly as ``make dashboard`` starts it, on a free port; yields the base URL."""
+    port = port or free_port()
     proc = subprocess.Popen(voila_command(port), cwd=ROOT, env=voila_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
@@ -56,8 +65,12 @@ def serve(port: int = 8877):
                 time.sleep(0.3)
         yield Served(url, proc.pid)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        os.killpg(proc.pid, signal.SIGTERM)  # Voila ignores SIGINT when started from a script
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
 
 @contextlib.contextmanager
@@ -97,7 +110,8 @@ def first_render(b, base: str, notebook: str, repeats: int = 3, n_plots: int = 1
     return out
 
 
-_ARM = """([tag, key]) => new Promise(resolve => {
+# The promise is parked on window: evaluate() would otherwise wait for it before act() runs.
+_ARM = """([tag, key]) => { window.__latency = new Promise(resolve => {
   const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.data.some(t => t.meta === tag));
   const get = () => JSON.stringify(gd.data.find(t => t.meta === tag)[key]);
   const before = get();
@@ -113,9 +127,8 @@ _ARM = """([tag, key]) => new Promise(resolve => {
     } else if (t0 !== null && performance.now() - t0 > 10000) { resolve(-1); }
     else requestAnimationFrame(tick);
   };
-  window.__armed = true;
   requestAnimationFrame(tick);
-})"""
+}); return true; }"""
 
 
 def control_latency(page, act, tag: str, key: str = "z", n: int = 20) -> list[float]:
@@ -126,10 +139,9 @@ def control_latency(page, act, tag: str, key: str = "z", n: int = 20) -> list[fl
     """
     out = []
     for i in range(n):
-        handle = page.evaluate_handle(_ARM, [tag, key])
-        page.wait_for_function("() => window.__armed === true")
+        page.evaluate(_ARM, [tag, key])
         act(i)
-        ms = page.evaluate("p => p", handle)
+        ms = page.evaluate("() => window.__latency")
         if ms >= 0:
             out.append(ms)
         page.wait_for_timeout(150)
@@ -152,5 +164,6 @@ def kernel_rss_mb(voila_pid: int) -> list[float]:
     """Resident memory of each kernel process under the Voila server."""
     import psutil
 
-    ks = [p for p in psutil.Process(voila_pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    ks = [p for p in psutil.Process(voila_pid).children(recursive=True)
+          if any("ipykernel" in part for part in p.cmdline())]
     return [p.memory_info().rss / 2**20 for p in ks]

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.browser
 
 
 def by_meta(page, tag):
-    return next(t for t in plot_data(page) if t.get("meta") == tag)
+    n = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
+    return next(t for i in range(n) for t in plot_data(page, i) if t.get("meta") == tag)
 
 
 def wait_until(page, fn, timeout=60.0):
@@ -24,7 +25,7 @@ def wait_until(page, fn, timeout=60.0):
 
 @pytest.mark.parametrize("notebook", ["03_rnn_bptt.ipynb", "04_lstm_gru.ipynb"])
 def test_gradient_flow_dashboard_in_the_browser(voila_url, page, notebook):
-    open_dashboard(page, voila_url, notebook)
+    open_dashboard(page, voila_url, notebook, n_plots=3)
     assert len(by_meta(page, "graph_rnn_h")["x"]) == 100  # the unrolled network is drawn at once
     assert len(by_meta(page, "belt_state")["z"]) > 0
     assert "Computing on:" in page.inner_text("body")

@@ -19,7 +19,11 @@ def wait_for(cond, timeout=30.0):
 
 
 def trace(d, tag):
-    return d.fig.data[trace_index(d.fig)[tag]]
+    for pane in d.panes.values():
+        idx = trace_index(pane.figure)
+        if tag in idx:
+            return pane.figure.data[idx[tag]]
+    raise KeyError(tag)
 
 
 def workers_alive():
@@ -43,7 +47,8 @@ def test_opens_with_every_view_filled(dash):
     assert len(trace(dash, "norm_other_h").y) == 20
     assert len(trace(dash, "belt_state").z) == 8  # H units shown
     assert len(trace(dash, "gate_0").z[0]) == 20
-    assert "CPU" in dash.children[0].children[-1].value or "GPU" in dash.children[0].children[-1].value
+    badge = dash.children[1].children[-1].value
+    assert "Computing on" in badge and ("CPU" in badge or "GPU" in badge)
     no_traceback(dash)
 
 
@@ -132,7 +137,7 @@ def test_presets_load_and_gru_relabels(dash):
     assert trace(dash, "loss_other").name == "GRU"
     assert len(trace(dash, "graph_other_c").x) == 0  # a GRU has no cell state
     assert len(trace(dash, "gate_3").z) == 0  # nor a fourth gate
-    assert any("update gate" in a.text for a in dash.fig.layout.annotations)
+    assert any("update gate" in a.text for a in dash.panes["belt"].figure.layout.annotations)
 
 
 def test_opening_twice_in_one_kernel_leaves_no_stray_thread(dash):

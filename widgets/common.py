@@ -24,6 +24,10 @@ import ipywidgets as ipw
 from seqviz.devices import configure_threads, pick_device
 
 log = logging.getLogger("seqviz.widgets")
+if not log.handlers:  # tracebacks go to the server's log (the kernel's stderr), never to the page
+    _h = logging.StreamHandler()
+    _h.setFormatter(logging.Formatter("[seqviz] %(levelname)s %(message)s"))
+    log.addHandler(_h)
 
 _LEVEL_STYLE = {
     "info": "color:#1a1a1a;",

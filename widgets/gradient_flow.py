@@ -1,7 +1,7 @@
 """Dashboard: gradient flow through an unrolled RNN vs the LSTM (or GRU) conveyor belt.
 
 ``GradientFlowState`` holds the knobs (validated: any browser can send any value);
-``GradientFlowDashboard`` lays out controls, one FigureWidget and the equations, and
+``GradientFlowDashboard`` lays out controls, three plot panes and the equations, and
 trains the two models in a background ``Worker``. All maths lives in ``seqviz``.
 """
 
@@ -12,7 +12,6 @@ import time
 
 import ipywidgets as ipw
 import numpy as np
-import plotly.graph_objects as go
 import torch
 import traitlets as tl
 
@@ -24,7 +23,8 @@ from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_trace
 from seqviz.probes.gradients import probe_gradients
 from widgets.common import (StatusLine, log, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
-                            guarded, locked_update, register_instance)
+                            guarded, register_instance)
+from widgets.plotpane import PlotPane, plotly_loader
 from widgets.gradient_flow_controls import belt_equation, bind, make_controls, rnn_equation
 
 MODEL_KNOBS = ("task", "T", "hidden", "other", "activation", "radius", "forget_bias", "seed")
@@ -101,18 +101,19 @@ class GradientFlowDashboard(ipw.VBox):
         self.throttle = Throttle(10)
         self.belt_throttle = Throttle(2)
         self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
-        self._fig_lock = threading.Lock()
         self.status = StatusLine()
         self.progress = ipw.HTML()
         self.c = make_controls()
-        # The figure is filled with the first numbers *before* it becomes a FigureWidget:
-        # updates sent before the browser shows a FigureWidget are lost (seen in Voila).
-        self.fig = gf.build_gradflow_figure(self.state.T, self.state.other)
-        self.idx = gf.trace_index(self.fig)
+        # Three panes so that each redraws alone (plotpane.py says why and what it measured).
+        T, o = self.state.T, self.state.other
+        self.panes = {"grad": PlotPane(gf.build_gradient_figure(T, o)),
+                      "curves": PlotPane(gf.build_curves_figure(o)),
+                      "belt": PlotPane(gf.build_belt_figure(T, o))}
+        self.idx = {k: gf.trace_index(p.figure) for k, p in self.panes.items()}
         self.eq_rnn, self.eq_belt = equation_box("RNN: a product of Jacobians", ""), equation_box("The belt", "")
         self.run = None
         self.init_probe = {}
-        self._shown_probe, self._last_push = None, 0.0
+        self._shown_probe = None
         for name, w in self.c.items():
             if name not in ("train", "step", "reset"):
                 bind(w, self.state, name)
@@ -127,7 +128,6 @@ class GradientFlowDashboard(ipw.VBox):
         self.state.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
         register_instance("gradient_flow", self)
         self.reset()
-        self.fig = go.FigureWidget(self.fig)
         self.children = self._layout()
 
     # -- layout ---------------------------------------------------------------------
@@ -142,7 +142,9 @@ class GradientFlowDashboard(ipw.VBox):
         top = ipw.HBox([c["preset"], c["train"], c["step"], c["reset"]], layout=ipw.Layout(flex_flow="row wrap"))
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Gradient flow: why a plain RNN forgets and an LSTM "
                                   "remembers</h2>"), top, ipw.HBox([self.status]), self.progress, device_badge()])
-        return [head, ipw.HBox([knobs, ipw.Box([self.fig], layout=ipw.Layout(min_width="920px"))])]
+        plots = ipw.VBox([self.panes["grad"], self.panes["curves"], self.panes["belt"]],
+                         layout=ipw.Layout(min_width="920px"))
+        return [plotly_loader(), head, ipw.HBox([knobs, plots])]
 
     # -- actions ----------------------------------------------------------------------
     def close_worker(self) -> None:
@@ -163,9 +165,10 @@ class GradientFlowDashboard(ipw.VBox):
         self.run = build_gradflow_run(cfg, self.device, n_probe=N_SHOWN)
         task = get_task(cfg.task)
         self.view_batch = self.run.probe_batch  # the N_SHOWN sequences the probes and the belt look at
-        with locked_update(self.fig, self._fig_lock):
-            gf.relabel(self.fig, cfg.other)
-            self.fig.layout.xaxis.range = [-1, cfg.T]
+        g, c, b = (self.panes[k] for k in ("grad", "curves", "belt"))
+        with g.batch(), c.batch(), b.batch():
+            gf.relabel(g.figure, c.figure, b.figure, cfg.other)
+            g.figure.layout.xaxis.range = [-1, cfg.T]
         self.refresh_probe()
         self.refresh(force=True)
         self.c["train"].description, self.c["train"].icon = "Train", "play"
@@ -260,8 +263,7 @@ class GradientFlowDashboard(ipw.VBox):
         """True while the browser has not yet drawn our last update (plotly acknowledges each
         edit); then we skip a refresh rather than queue it. Without an answer in 2 s (no
         browser attached, e.g. a closed tab) we send anyway."""
-        return (isinstance(self.fig, go.FigureWidget) and getattr(self.fig, "_trace_edit_in_process", False)
-                and time.monotonic() - self._last_push < 2.0)
+        return self.panes["curves"].busy or self.panes["grad"].busy
 
     def refresh(self, force: bool = False) -> None:
         """Push the latest numbers to the figure: at most ~10 times a second, never faster
@@ -277,13 +279,13 @@ class GradientFlowDashboard(ipw.VBox):
         cuts = cut_points(run.cfg.T, run.cfg.tbptt)
         task = run.task
         probe_key = (len(pr), steps[-1], tuple(cuts))
-        with locked_update(self.fig, self._fig_lock):
-            if force or probe_key != self._shown_probe:
-                gf.update_gradients(self.fig, self.idx, run.cfg.T, other, pr, po, steps, cuts)
-                self._shown_probe = probe_key
-            gf.update_curves(self.fig, self.idx, hr, ho, task.baseline_loss(run.cfg.T),
+        if force or probe_key != self._shown_probe:
+            with self.panes["grad"].batch() as fig:
+                gf.update_gradients(fig, self.idx["grad"], run.cfg.T, other, pr, po, steps, cuts)
+            self._shown_probe = probe_key
+        with self.panes["curves"].batch() as fig:
+            gf.update_curves(fig, self.idx["curves"], hr, ho, task.baseline_loss(run.cfg.T),
                              task.baseline_accuracy(run.cfg.T), run.cfg.clip)
-        self._last_push = time.monotonic()
         self.refresh_times.append(time.monotonic())
         n = run.steps
         secs = hr.seconds[-1] + ho.seconds[-1] if hr.seconds else 0.0
@@ -304,8 +306,8 @@ class GradientFlowDashboard(ipw.VBox):
         keys = [int(k) for k in self.view_batch.key_positions[i].tolist()]
         with run.lock:
             tr = gate_trace(run.models[other], self.view_batch.x[i], key_step=keys[0])
-        with locked_update(self.fig, self._fig_lock):
-            gf.update_belt(self.fig, self.idx, tr, keys)
+        with self.panes["belt"].batch() as fig:
+            gf.update_belt(fig, self.idx["belt"], tr, keys)
         prod = belt_product(tr, keys[0])
         top = float(prod[tr.unit_order[0]])
         self.eq_belt.value = self.eq_belt.value.split("</div>", 1)[0] + "</div>" + belt_equation(

@@ -1,18 +1,20 @@
-"""The gradient-flow figure: one plotly figure, every view of the RNN-vs-LSTM story.
+"""The gradient-flow figures: the RNN-vs-LSTM story in three plotly figures.
 
-Rows (top to bottom):
+``build_gradient_figure`` (what autograd measures):
   1  the unrolled network with the backward signal drawn on it (colour = log10 norm)
   2  ||dL/dh_t|| (and ||dL/dc_t||) against t, log scale
   3  heatmaps log10 ||dL/dh_t|| over time step (x) and training step (y), RNN | other
-  4  loss | accuracy, each with the task's trivial baseline
-  5  global gradient norm before and after clipping
-  6  the belt on one sequence: c_t per unit (LSTM) or h_t per unit (GRU)
-  7-8 the gates per unit: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)
+``build_curves_figure`` (how training goes):
+  1  loss | accuracy, each with the task's trivial baseline
+  2  global gradient norm before and after clipping
+``build_belt_figure`` (the belt on one sequence):
+  1  c_t per unit (LSTM) or h_t per unit (GRU)
+  2-3 the gates per unit: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)
 
-``build_gradflow_figure`` makes every trace up front (a FigureWidget syncs what it
-held at construction); the ``update_*`` functions only change trace data, so
-they work on a ``go.Figure`` and a ``go.FigureWidget`` alike. Traces carry a
-tag in ``meta``; ``trace_index(fig)`` maps tag -> position.
+Three figures rather than one so that each redraws alone: a slider that changes the
+belt does not redraw the training curves. Builders make every trace up front; the
+``update_*`` functions only change trace data, so they work on any go.Figure. Traces
+carry a tag in ``meta``; ``trace_index(fig)`` maps tag -> position.
 """
 
 from __future__ import annotations
@@ -24,39 +26,39 @@ from plotly.subplots import make_subplots
 from seqviz.figures.theme import COLORS, DIVERGING, MODEL_LABELS, SEQUENTIAL, apply_theme, downsample, safe_log10
 
 FLOOR = 1e-40  # norms below this (and exact zeros) are drawn at the floor
-GATE_SLOTS = ((7, 1), (7, 2), (8, 1), (8, 2))
+WIDTH = 920
+GATE_SLOTS = ((2, 1), (2, 2), (3, 1), (3, 2))
 GATE_TITLES = {
     "lstm": ("forget gate f_t (1 = keep)", "input gate i_t (1 = write)", "candidate g_t", "output gate o_t"),
     "gru": ("update gate z_t (1 = keep h)", "reset gate r_t", "candidate n_t", "(no fourth gate in a GRU)"),
 }
-ROW_HEIGHTS = [0.085, 0.13, 0.14, 0.12, 0.1, 0.12, 0.1, 0.1]
 
 
-def _titles(other: str) -> list[str]:
+def _gradient_titles(other: str) -> list[str]:
     o = MODEL_LABELS[other]
+    # Row 2 carries its title in its legend (a legend inside the plot would hide curves).
+    return ["Backward signal on the unrolled network (colour: log10 of the gradient norm)", "",
+            "RNN: log10 ||dL/dh_t|| over training", f"{o}: log10 ||dL/dh_t|| over training"]
+
+
+def _belt_titles(other: str) -> list[str]:
     belt = "LSTM cell state c_t per unit (the conveyor belt)" if other == "lstm" else "GRU hidden state h_t per unit"
-    g = GATE_TITLES[other]
-    # Rows 2, 4 and 5 carry their title in their legend (legend titles sit where subplot
-    # titles would, and a legend inside a plot would hide the curves).
-    return [
-        "Backward signal on the unrolled network (colour: log10 of the gradient norm)",
-        "",
-        "RNN: log10 ||dL/dh_t|| over training", f"{o}: log10 ||dL/dh_t|| over training",
-        "", "",
-        "",
-        belt, g[0], g[1], g[2], g[3],
-    ]
+    return [belt, *GATE_TITLES[other]]
 
 
-def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width: int = 920) -> go.Figure:
-    """Empty figure for sequences of length T, comparing the RNN with ``other`` ("lstm"/"gru")."""
-    specs = [[{"colspan": 2}, None], [{"colspan": 2}, None], [{}, {}], [{}, {}], [{"colspan": 2}, None],
-             [{"colspan": 2}, None], [{}, {}], [{}, {}]]
-    fig = make_subplots(rows=8, cols=2, specs=specs, row_heights=ROW_HEIGHTS, vertical_spacing=0.042,
-                        horizontal_spacing=0.08, subplot_titles=_titles(other))
+def _finish(fig: go.Figure) -> go.Figure:
+    for tr in fig.data:  # a widget may replace uids; ``meta`` survives
+        tr.meta = tr.uid
+    return fig
+
+
+def build_gradient_figure(T: int, other: str = "lstm", height: int = 1020, width: int = WIDTH) -> go.Figure:
+    """Rows 1-3 of the story for sequences of length T; ``other`` is "lstm" or "gru"."""
+    specs = [[{"colspan": 2}, None], [{"colspan": 2}, None], [{}, {}]]
+    fig = make_subplots(rows=3, cols=2, specs=specs, row_heights=[0.2, 0.4, 0.4], vertical_spacing=0.12,
+                        horizontal_spacing=0.08, subplot_titles=_gradient_titles(other))
     o = MODEL_LABELS[other]
     ca = dict(coloraxis="coloraxis")
-    # Row 1: the unrolled network. y rows: RNN h_t, other h_t, LSTM c_t.
     for uid, label in (("graph_rnn_h", "RNN h_t"), ("graph_other_h", f"{o} h_t"), ("graph_other_c", "LSTM c_t")):
         fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines+markers", showlegend=False, name=label,
                                  line=dict(color="#bbbbbb", width=1),
@@ -66,87 +68,97 @@ def build_gradflow_figure(T: int, other: str = "lstm", height: int = 2700, width
     fig.add_trace(go.Scatter(uid="graph_cuts", x=[], y=[], mode="lines", name="truncation cut",
                              line=dict(color=COLORS["accent"], width=3, dash="dash"), showlegend=False,
                              hoverinfo="skip"), row=1, col=1)
-    # Row 2: per-step norms.
     for uid, name, color, dash in (("norm_rnn_h", "RNN h_t", COLORS["rnn"], "solid"),
                                    ("norm_other_h", f"{o} h_t", COLORS[other], "solid"),
                                    ("norm_other_c", "LSTM c_t", COLORS[other], "dot")):
-        fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines", name=name, legend="legend",
+        fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines", name=name,
                                  line=dict(color=color, width=3, dash=dash)), row=2, col=1)
     fig.add_trace(go.Scatter(uid="norm_cuts", x=[], y=[], mode="lines", name="cut",
-                             line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip",
-                             legend="legend"), row=2, col=1)
-    # Row 3: heatmaps over (t, training step).
+                             line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip"), row=2, col=1)
     for col, uid in ((1, "heat_rnn"), (2, "heat_other")):
         fig.add_trace(go.Heatmap(uid=uid, x=[], y=[], z=[], showscale=col == 1, **ca,
                                  hovertemplate="t=%{x}<br>training step %{y}<br>log10 norm=%{z:.1f}<extra></extra>"),
                       row=3, col=col)
-    # Row 4: loss and accuracy.
+    for r in (1, 2):
+        fig.update_xaxes(title_text="time step t", row=r, col=1)
+    for c in (1, 2):
+        fig.update_xaxes(title_text="time step t", row=3, col=c)
+    fig.update_xaxes(range=[-1, T], row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=4, title_text="norm", row=2, col=1)
+    fig.update_yaxes(title_text="training step", row=3, col=1)
+    doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2, 3)]
+    apply_theme(
+        fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
+        legend=_legend(doms[1][1], "Gradient reaching each step, ||dL/dh_t|| and ||dL/dc_t|| (log):"),
+        coloraxis=dict(colorscale=SEQUENTIAL, cmin=-12, cmax=1,
+                       colorbar=dict(title=dict(text="log10 norm", side="right"), thickness=14, len=0.9)),
+    )
+    return _finish(fig)
+
+
+def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WIDTH) -> go.Figure:
+    """Loss, accuracy and the gradient norm before/after clipping, for the RNN and ``other``."""
+    fig = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], vertical_spacing=0.2,
+                        horizontal_spacing=0.1)
+    o = MODEL_LABELS[other]
     for col, kind in ((1, "loss"), (2, "acc")):
         for m in ("rnn", "other"):
-            name = MODEL_LABELS["rnn"] if m == "rnn" else o
-            fig.add_trace(go.Scatter(uid=f"{kind}_{m}", x=[], y=[], mode="lines", name=name, legendgroup=m,
-                                     showlegend=kind == "loss", legend="legend2", line=dict(color=COLORS["rnn" if m == "rnn" else other], width=2)),
-                          row=4, col=col)
+            fig.add_trace(go.Scatter(uid=f"{kind}_{m}", x=[], y=[], mode="lines", name="RNN" if m == "rnn" else o,
+                                     legendgroup=m, showlegend=kind == "loss",
+                                     line=dict(color=COLORS["rnn" if m == "rnn" else other], width=2.5)),
+                          row=1, col=col)
         fig.add_trace(go.Scatter(uid=f"{kind}_base", x=[], y=[], mode="lines", name="trivial baseline",
-                                 showlegend=kind == "loss", legend="legend2", legendgroup="base",
-                                 line=dict(color=COLORS["baseline"], width=2, dash="dash")), row=4, col=col)
-    # Row 5: gradient norm before / after clipping.
+                                 showlegend=kind == "loss", legendgroup="base",
+                                 line=dict(color=COLORS["baseline"], width=2, dash="dash")), row=1, col=col)
     for m in ("rnn", "other"):
         c = COLORS["rnn" if m == "rnn" else other]
-        name = MODEL_LABELS["rnn"] if m == "rnn" else o
-        fig.add_trace(go.Scatter(uid=f"gn_{m}", x=[], y=[], mode="lines", name=name,
-                                 legend="legend3", line=dict(color=c, width=1.5)), row=5, col=1)
+        name = "RNN" if m == "rnn" else o
+        fig.add_trace(go.Scatter(uid=f"gn_{m}", x=[], y=[], mode="lines", name=name, legend="legend2",
+                                 line=dict(color=c, width=1.5)), row=2, col=1)
         fig.add_trace(go.Scatter(uid=f"gn_after_{m}", x=[], y=[], mode="lines", name=f"{name} clipped",
-                                 legend="legend3", line=dict(color=c, width=2.5, dash="dot")), row=5, col=1)
-    fig.add_trace(go.Scatter(uid="gn_threshold", x=[], y=[], mode="lines", name="threshold", legend="legend3",
-                             line=dict(color=COLORS["black"], width=1.5, dash="dash")), row=5, col=1)
-    # Rows 6-8: the belt and the gates on one sequence.
+                                 legend="legend2", line=dict(color=c, width=2.5, dash="dot")), row=2, col=1)
+    fig.add_trace(go.Scatter(uid="gn_threshold", x=[], y=[], mode="lines", name="threshold", legend="legend2",
+                             line=dict(color=COLORS["black"], width=1.5, dash="dash")), row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1, title_text="loss", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], title_text="accuracy", row=1, col=2)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1, title_text="norm", row=2, col=1)
+    for r, c in ((1, 1), (1, 2), (2, 1)):
+        fig.update_xaxes(title_text="training step", row=r, col=c)
+    doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2)]
+    apply_theme(fig, height=height, width=width, margin=dict(l=80, r=40, t=60, b=50),
+                legend=_legend(doms[0][1], "Loss (log) and accuracy, mean of the last 20 steps:"),
+                legend2=_legend(doms[1][1], "Global gradient norm before and after clipping (log):"))
+    return _finish(fig)
+
+
+def build_belt_figure(T: int, other: str = "lstm", height: int = 900, width: int = WIDTH) -> go.Figure:
+    """The memory (c_t or h_t) and the gates per unit on one sequence of length T."""
+    specs = [[{"colspan": 2}, None], [{}, {}], [{}, {}]]
+    fig = make_subplots(rows=3, cols=2, specs=specs, vertical_spacing=0.11, horizontal_spacing=0.08,
+                        subplot_titles=_belt_titles(other))
     fig.add_trace(go.Heatmap(uid="belt_state", x=[], y=[], z=[], coloraxis="coloraxis2",
-                             hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=6, col=1)
+                             hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(uid="belt_keys", x=[], y=[], mode="lines", name="steps that decide the answer",
-                             line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip"), row=6, col=1)
+                             line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip",
+                             showlegend=False), row=1, col=1)
     for i, (r, c) in enumerate(GATE_SLOTS):
         fig.add_trace(go.Heatmap(uid=f"gate_{i}", x=[], y=[], z=[], coloraxis="coloraxis3" if i != 2 else "coloraxis2",
                                  hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r, col=c)
-
-    for r in (1, 2, 3, 6, 7, 8):
-        fig.update_xaxes(title_text="time step t", row=r, col=1)
-        fig.update_xaxes(title_text="time step t", row=r, col=2)
-    fig.update_xaxes(range=[-1, T], row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", dtick=4, row=2, col=1)
-    fig.update_yaxes(title_text="training step", row=3, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=4, col=1)
-    fig.update_yaxes(range=[0, 1.02], title_text="accuracy", row=4, col=2)
-    fig.update_yaxes(title_text="loss", row=4, col=1)
-    fig.update_yaxes(title_text="norm", row=2, col=1)
-    fig.update_yaxes(title_text="norm", row=5, col=1)
-    fig.update_xaxes(title_text="training step", row=4, col=1)
-    fig.update_xaxes(title_text="training step", row=4, col=2)
-    fig.update_xaxes(title_text="training step", row=5, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=5, col=1)
-    for r, c in ((6, 1), *GATE_SLOTS):
+    for r, c in ((1, 1), *GATE_SLOTS):
+        fig.update_xaxes(title_text="time step t", row=r, col=c)
         fig.update_yaxes(title_text="unit", row=r, col=c)
-    doms = {r: fig.get_subplot(r, 1).yaxis.domain for r in range(1, 9)}
-    cb = dict(thickness=14, len=0.9 * (doms[1][1] - doms[3][0]), y=(doms[1][1] + doms[3][0]) / 2, yanchor="middle")
+    doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2, 3)]
     apply_theme(
-        fig, height=height, width=width,
-        legend=_legend(doms[2][1], "Gradient reaching each step, ||dL/dh_t|| and ||dL/dc_t|| (log):"),
-        legend2=_legend(doms[4][1], "Loss (log) and accuracy, mean of the last 20 steps:"),
-        legend3=_legend(doms[5][1], "Global gradient norm before and after clipping (log):"),
-        coloraxis=dict(colorscale=SEQUENTIAL, cmin=-12, cmax=1,
-                       colorbar=dict(title=dict(text="log10 norm", side="right"), **cb)),
+        fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
         coloraxis2=dict(colorscale=DIVERGING, cmid=0, reversescale=True,
                         colorbar=dict(title=dict(text="value", side="right"), thickness=14,
-                                      len=0.9 * (doms[6][1] - doms[6][0]), y=sum(doms[6]) / 2, yanchor="middle")),
+                                      len=0.9 * (doms[0][1] - doms[0][0]), y=sum(doms[0]) / 2, yanchor="middle")),
         coloraxis3=dict(colorscale=SEQUENTIAL, cmin=0, cmax=1,
                         colorbar=dict(title=dict(text="gate", side="right"), thickness=14,
-                                      len=0.9 * (doms[7][1] - doms[8][0]), y=(doms[7][1] + doms[8][0]) / 2,
+                                      len=0.9 * (doms[1][1] - doms[2][0]), y=(doms[1][1] + doms[2][0]) / 2,
                                       yanchor="middle")),
-        margin=dict(l=80, r=40, t=50, b=40),
     )
-    for tr in fig.data:  # FigureWidget replaces uids with its own; ``meta`` survives
-        tr.meta = tr.uid
-    return fig
+    return _finish(fig)
 
 
 def _legend(y: float, title: str) -> dict:
@@ -260,15 +272,17 @@ def update_belt(fig, idx, trace, key_steps, n_units: int = 16):
             _set(fig, idx, f"gate_{i}", x=[], y=[], z=[])
 
 
-def relabel(fig, other: str) -> None:
-    """Retitle subplots and legend names when the compared model changes (LSTM <-> GRU)."""
-    titles = [t for t in _titles(other) if t]  # make_subplots makes no annotation for ""
-    for ann, text in zip(fig.layout.annotations, titles):
-        ann.text = text
+def relabel(grad_fig, curves_fig, belt_fig, other: str) -> None:
+    """Retitle subplots and rename traces when the compared model changes (LSTM <-> GRU)."""
+    for fig, titles in ((grad_fig, _gradient_titles(other)), (belt_fig, _belt_titles(other))):
+        for ann, text in zip(fig.layout.annotations, [t for t in titles if t]):  # none made for ""
+            ann.text = text
     o = MODEL_LABELS[other]
-    idx = trace_index(fig)
-    for uid, name in (("graph_other_h", f"{o} h_t"), ("norm_other_h", f"{o} h_t"), ("loss_other", o),
-                      ("acc_other", o), ("gn_other", o), ("gn_after_other", f"{o} clipped")):
-        fig.data[idx[uid]].name = name
-    for uid in ("norm_other_h", "norm_other_c", "loss_other", "acc_other", "gn_other", "gn_after_other"):
-        fig.data[idx[uid]].line.color = COLORS[other]
+    for fig, pairs in ((grad_fig, (("graph_other_h", f"{o} h_t"), ("norm_other_h", f"{o} h_t"))),
+                       (curves_fig, (("loss_other", o), ("acc_other", o), ("gn_other", o),
+                                     ("gn_after_other", f"{o} clipped")))):
+        idx = trace_index(fig)
+        for uid, name in pairs:
+            fig.data[idx[uid]].name = name
+            fig.data[idx[uid]].line.color = COLORS[other]
+    grad_fig.data[trace_index(grad_fig)["norm_other_c"]].line.color = COLORS[other]

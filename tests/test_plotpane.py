@@ -1,0 +1,49 @@
+"""The light plot widget: edits become small messages; before a view exists they go into
+the state a new view starts from; a view that appears later gets the whole figure."""
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+
+from widgets.plotpane import PlotPane, _plain, plotly_loader
+
+
+def pane_with_outbox():
+    pane = PlotPane(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+    outbox = []
+    pane.send = lambda msg: outbox.append(msg)
+    return pane, outbox
+
+
+def test_edits_before_a_view_update_the_initial_state_only():
+    pane, outbox = pane_with_outbox()
+    with pane.batch() as fig:
+        fig.data[0].update(y=[5, 6])
+    assert outbox == []
+    assert json.loads(pane.figure_json)["data"][0]["y"] == [5, 6]
+
+
+def test_a_new_view_gets_the_whole_figure_then_small_updates():
+    pane, outbox = pane_with_outbox()
+    pane._on_msg(pane, {"type": "ready"}, [])
+    first = json.loads(outbox[0]["payload"])
+    assert first["kind"] == "react" and first["data"][0]["y"] == [3, 4]
+    with pane.batch() as fig:
+        fig.data[0].update(y=np.array([7.0, float("nan")]), x=[1, None])
+        fig.layout.title = "t"
+    msg = json.loads(outbox[1]["payload"])
+    assert msg == {"kind": "update", "restyle": {"y": [[7.0, None]], "x": [[1, None]]},
+                   "relayout": {"title": {"text": "t"}}, "traces": [0]}
+    assert pane.busy  # not drawn yet
+    pane._on_msg(pane, {"type": "drawn", "id": outbox[1]["id"]}, [])
+    assert not pane.busy
+
+
+def test_plain_json_conversion():
+    assert _plain({"a": np.arange(3), "b": (np.float32(1.5), float("inf"))}) == {"a": [0, 1, 2], "b": [1.5, None]}
+
+
+def test_one_loader_per_kernel_carrying_the_installed_plotly_js():
+    a, b = plotly_loader(), plotly_loader()
+    assert a is b and len(a.source) > 1_000_000 and "Plotly" in a.source[:5000] + a.source[-5000:]
