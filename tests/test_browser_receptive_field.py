@@ -29,7 +29,8 @@ def wait_until(page, fn, timeout=90.0):
 
 def test_receptive_field_dashboard_in_the_browser(voila_url, page):
     open_dashboard(page, voila_url, NOTEBOOK)
-    assert len(values(by_meta(page, "active"), "x")) > 100  # the lit dependency tree is drawn at once
+    assert len(values(by_meta(page, "active"), "x")) == 71  # output t=70 sees inputs 0..70, drawn at once
+    assert len(by_meta(page, "nodes")["z"]) == 7  # input row + 6 blocks
     assert len(by_meta(page, "analytic")["x"]) == 71  # k=3, 6 doubling blocks: output 70 sees inputs 0..70
     assert "Computing on:" in page.inner_text("body")
 

@@ -45,7 +45,9 @@ def dash():
 
 
 def test_opens_with_every_view_filled(dash):
-    assert len(trace(dash, "active").x) > 100 and len(trace(dash, "output").x) == 1
+    assert len(trace(dash, "active").x) == 71 and len(trace(dash, "output").x) == 1  # output 70 sees 0..70
+    lit = np.asarray(trace(dash, "nodes").z)
+    assert lit.shape == (7, 100) and lit[-1].sum() == 1 and lit[0].sum() == 71
     assert len(trace(dash, "delta").y) == 100
     assert all(len(trace(dash, f"design_{i}").x) > 1 for i in range(4))
     assert len(trace(dash, "current").x) == 1 and trace(dash, "current").x[0] == dash.race.rf == 127
@@ -67,8 +69,8 @@ def test_measured_gradient_matches_the_analytic_set_in_the_figure(knobs):
                         if 0 <= t - g < 100)
         assert sorted(trace(d, "analytic").x) == expect
         assert seen_in_heat(d, 1) == expect  # untrained row, measured by autograd
-        assert sorted(trace(d, "active").x[i] for i in range(len(trace(d, "active").x))
-                      if trace(d, "active").y[i] == 0) == expect  # the diagram's input row
+        assert sorted(trace(d, "active").x) == expect  # the diagram's input row
+        assert np.flatnonzero(np.asarray(trace(d, "nodes").z)[0]).tolist() == expect
     finally:
         d.close_worker()
 

@@ -83,7 +83,8 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.state = state or ReceptiveFieldState()
         self.device = pick_device().device
         self.worker = Worker("receptive-field")
-        self.throttle, self.grad_throttle = Throttle(10), Throttle(1)
+        # 5 Hz: every race refresh redraws all five panels; faster starved the browser on 2 cores
+        self.throttle, self.grad_throttle = Throttle(5), Throttle(0.5)
         self.refresh_times: list[float] = []  # monotonic time of every race refresh (benchmarks read it)
         self._fig_lock = threading.Lock()
         self.status, self.c = StatusLine(), make_controls()
@@ -229,7 +230,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
             return rcp.input_gradient(run.models["tcn"], r.task.seq_len(r.preset.T), t, seed=1, batch=8)
 
     def refresh_race(self, force: bool = False) -> None:
-        """Loss curves and the table, at most ~10 times a second; the trained gradient ~1 Hz."""
+        """Loss curves and the table, at most 5 times a second; the trained gradient every 2 s."""
         if not self.throttle.ready(force):
             return
         r = self.race

@@ -54,14 +54,16 @@ def build_tcn_figure(height: int = 1280, width: int | None = 1000) -> go.Figure:
                         subplot_titles=TITLES)
     line = lambda c, w=1.5, dash=None: dict(color=c, width=w, dash=dash)  # noqa: E731
     add = lambda tr, r, c: fig.add_trace(tr, row=r, col=c)  # noqa: E731
-    add(go.Scatter(name="unit", mode="markers", marker=dict(size=5, color="#d0d0d0"), hoverinfo="skip",
-                   showlegend=False), 1, 1)
+    # Units as one heatmap (lit = 1): a thousand SVG markers made every redraw slow in the browser.
+    add(go.Heatmap(name="unit", x=[0], y=[0], z=[[0]], zmin=0, zmax=1, showscale=False, xgap=3, ygap=16,
+                   colorscale=[[0, "#dcdcdc"], [0.5, "#dcdcdc"], [0.5, COLORS["tcn"]], [1, COLORS["tcn"]]],
+                   hovertemplate="row %{y}, position %{x}<extra></extra>"), 1, 1)
     add(go.Scatter(name="convolution tap", mode="lines", line=line(COLORS["tcn"], 1), hoverinfo="skip",
                    showlegend=False), 1, 1)
     add(go.Scatter(name="residual skip", mode="lines", line=line(COLORS["accent"], 1.5, "dot"), hoverinfo="skip",
                    showlegend=False), 1, 1)
-    add(go.Scatter(name="depends", mode="markers", marker=dict(size=8, color=COLORS["tcn"]), showlegend=False,
-                   hovertemplate="position %{x}<extra></extra>"), 1, 1)
+    add(go.Scatter(name="depends", mode="markers", marker=dict(size=9, color=COLORS["tcn"]), showlegend=False,
+                   hovertemplate="input %{x} is seen<extra></extra>"), 1, 1)  # the inputs output t sees
     add(go.Scatter(name="hole", mode="markers", marker=dict(size=13, symbol="x-thin", line=dict(width=3, color="#a40000")),
                    showlegend=False, hovertemplate="input %{x}: not seen<extra></extra>"), 1, 1)
     add(go.Scatter(name="output t", mode="markers", marker=dict(size=16, symbol="star", color=COLORS["black"]),
@@ -120,9 +122,12 @@ def update_diagram(fig, diag: Diagram, t: int, convs_per_block: int, nodes: bool
     int64); NaN separates line segments. ``nodes=False`` skips the unchanged grey grid.
     """
     n_rows, T, d = len(diag.active), diag.T, fig.data
+    lit = np.zeros((n_rows, T), dtype=np.uint8)  # (rows, T): 1 where output t depends on the unit
+    for r, a in enumerate(diag.active):
+        lit[r, a] = 1
     if nodes:
-        d[IDX["nodes"]].x = np.tile(np.arange(T, dtype=np.int32), n_rows)
-        d[IDX["nodes"]].y = np.repeat(np.arange(n_rows, dtype=np.int32), T)
+        d[IDX["nodes"]].x, d[IDX["nodes"]].y = np.arange(T, dtype=np.int32), np.arange(n_rows, dtype=np.int32)
+    d[IDX["nodes"]].z = lit
 
     def segs(edges, dx=0.0):
         e = np.asarray(edges, dtype=float).reshape(-1, 4)  # (n, 4): row, pos, row', pos'
@@ -132,8 +137,7 @@ def update_diagram(fig, diag: Diagram, t: int, convs_per_block: int, nodes: bool
 
     d[IDX["conv_edges"]].x, d[IDX["conv_edges"]].y = segs(diag.conv_edges)
     d[IDX["skip_edges"]].x, d[IDX["skip_edges"]].y = segs(diag.skip_edges, 0.18)
-    d[IDX["active"]].x = np.concatenate(diag.active).astype(np.int32)
-    d[IDX["active"]].y = np.concatenate([np.full(len(a), r, dtype=np.int32) for r, a in enumerate(diag.active)])
+    d[IDX["active"]].x, d[IDX["active"]].y = diag.active[0].astype(np.int32), np.zeros(len(diag.active[0]), np.int32)
     d[IDX["holes"]].x, d[IDX["holes"]].y = diag.missed.astype(np.int32), np.zeros(len(diag.missed), np.int32)
     d[IDX["output"]].x, d[IDX["output"]].y = [int(t)], [n_rows - 1]
     if nodes:
@@ -153,10 +157,12 @@ def update_gradients(fig, untrained: np.ndarray, trained: np.ndarray | None, ana
         return [float(np.log10(v)) if v > 0 else None for v in g]
 
     h = fig.data[IDX["heat"]]
-    h.x, h.y, h.z = list(range(T)), [0, 1], [logs(trained), logs(untrained)]
+    if len(h.x) != T:  # unchanged x and ranges are not resent: each relayout redraws every panel
+        h.x, h.y = list(range(T)), [0, 1]
+        fig.update_xaxes(range=[-1, T], row=2, col=1)
+    h.z = [logs(trained), logs(untrained)]
     a = fig.data[IDX["analytic"]]
     a.x, a.y = [int(p) for p in analytic_positions], [2] * len(analytic_positions)
-    fig.update_xaxes(range=[-1, T], row=2, col=1)
 
 
 def update_trained_gradient(fig, trained: np.ndarray) -> None:
@@ -169,10 +175,12 @@ def update_trained_gradient(fig, trained: np.ndarray) -> None:
 
 def update_causality(fig, delta: np.ndarray, t: int) -> None:
     d = fig.data
-    d[IDX["delta"]].x, d[IDX["delta"]].y = list(range(len(delta))), [float(v) for v in delta]
+    if len(d[IDX["delta"]].x or ()) != len(delta):
+        d[IDX["delta"]].x = list(range(len(delta)))
+        fig.update_xaxes(range=[-1, len(delta)], row=2, col=2)
+    d[IDX["delta"]].y = [float(v) for v in delta]
     top = float(np.max(delta)) if len(delta) and np.max(delta) > 0 else 1.0
     d[IDX["cut"]].x, d[IDX["cut"]].y = [t + 0.5, t + 0.5], [0, top * 1.05]
-    fig.update_xaxes(range=[-1, len(delta)], row=2, col=2)
 
 
 def running_mean(values, window: int) -> list[float]:
@@ -190,7 +198,7 @@ def update_race(fig, histories: dict, threshold: float, floor: float | None, bas
     d = fig.data
     for m in RACERS:
         h = histories.get(m)
-        x, y = downsample(h.seconds, running_mean(h.loss, window), 800) if h is not None and h.loss else ([], [])
+        x, y = downsample(h.seconds, running_mean(h.loss, window), 300) if h is not None and h.loss else ([], [])
         d[IDX[f"loss_{m}"]].x, d[IDX[f"loss_{m}"]].y = x, y
     span = [0.0, max(1.0, x_max)]
     d[IDX["threshold"]].x, d[IDX["threshold"]].y = span, [threshold] * 2
