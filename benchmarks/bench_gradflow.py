@@ -52,17 +52,19 @@ def main():
     print("probe cost vs a fused training step (default preset: adding, T=100, H=32, B=32; probe: 8 sequences, float64):")
     probe_cost()
     with serve() as base, browser() as b:
-        fr = first_render(b, base, NB, repeats=3)
+        fr = first_render(b, base, NB, repeats=3, n_plots=3)
         print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
               f"all {', '.join(f'{x:.2f}' for x in fr)} s")
-        page = open_page(b, base, NB)
+        page = open_page(b, base, NB, n_plots=3)
         handle = slider_handle(page, "Sequence shown")
-        act = lambda i: handle.press("ArrowRight" if i % 14 < 7 else "ArrowLeft")  # noqa: E731
-        idle = control_latency(page, act, "belt_state", "z", n=20)
+        act = lambda i: handle.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")  # noqa: E731
+        # belt_keys (the marked steps of the shown sequence) changes only when the slider moves,
+        # also while training, when the belt's heatmaps change by themselves.
+        idle = control_latency(page, act, "belt_keys", "x", n=20)
         print(f"control-to-plot latency, idle (Sequence shown slider -> belt heatmap): {summary(idle)} ms")
         page.get_by_role("button", name="Train").click()
         page.wait_for_timeout(2000)
-        busy = control_latency(page, act, "belt_state", "z", n=20)
+        busy = control_latency(page, act, "belt_keys", "x", n=20)
         print(f"control-to-plot latency, while training: {summary(busy)} ms")
         # Refresh rate: distinct loss-curve lengths seen in the page over 5 s.
         seen, t0 = set(), time.perf_counter()

@@ -96,7 +96,9 @@ class Run:
         self.cfg = cfg
         self.device = torch.device(device)
         self.gen = torch.Generator().manual_seed(int(cfg.seed))
-        self.opts = {k: make_optimizer(cfg.optimizer, m.parameters(), cfg.lr) for k, m in models.items()}
+        # Optimizers are made at the first update: torch's first optimizer imports
+        # torch._dynamo (~1-2 s, measured), which need not delay showing a dashboard.
+        self.opts: dict[str, torch.optim.Optimizer] = {}
         self.history = {k: History() for k in models}
         self.steps = 0
         self.probe_batch = probe_batch  # (B_probe, T, D) sequences the probes measure; None = training batch
@@ -107,7 +109,10 @@ class Run:
         return Batch(b.x.to(self.device), b.y.to(self.device), b.key_positions)
 
     def _update(self, name: str, batch: Batch, probe: bool) -> StepReport:
-        model, opt, cfg = self.models[name], self.opts[name], self.cfg
+        model, cfg = self.models[name], self.cfg
+        if name not in self.opts:
+            self.opts[name] = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+        opt = self.opts[name]
         t0 = time.perf_counter()
         result = None
         if probe:

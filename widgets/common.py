@@ -162,6 +162,17 @@ def guarded(status: StatusLine, what: str):
     return wrap
 
 
+def warm_up_torch() -> None:
+    """Import torch._dynamo in the background once the dashboard is built: torch's first
+    optimizer imports it (1-2 s measured here), and a Train press should not wait for it."""
+    import importlib
+    import sys
+
+    if "torch._dynamo" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True,
+                         name="torch-import-warmup").start()
+
+
 _LIVE: dict[str, weakref.WeakSet] = {}
 
 

@@ -22,7 +22,7 @@ from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_trace
 from seqviz.probes.gradients import probe_gradients
-from widgets.common import (StatusLine, log, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (StatusLine, log, warm_up_torch, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
 from widgets.plotpane import PlotPane, plotly_loader
 from widgets.gradient_flow_controls import belt_equation, bind, make_controls, rnn_equation
@@ -128,6 +128,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.state.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
         register_instance("gradient_flow", self)
         self.reset()
+        warm_up_torch()
         self.children = self._layout()
 
     # -- layout ---------------------------------------------------------------------
