@@ -19,8 +19,8 @@ from seqviz.data.text import SAMPLE_TEXT
 from seqviz.devices import pick_device
 from seqviz.figures import batching as fb
 from seqviz.probes.packing import SceneConfig, SceneError, TimingConfig, make_scene, packed_cpu_backward_bytes, time_lstm
-from widgets.batching_views import EQUATIONS, bind, facts_html, make_controls, timing_html
-from widgets.common import (StatusLine, Worker, clamp_number, clean_choice, device_badge, equation_box, guarded,
+from widgets.batching_views import EQUATIONS, facts_html, make_controls, timing_html
+from widgets.common import (StatusLine, bind, Worker, clamp_number, clean_choice, device_badge, equation_box, guarded,
                             locked_update, register_instance)
 
 MAX_TEXT = 20_000  # characters accepted from the browser; the rest is cut (and the user told)

@@ -1,8 +1,6 @@
 """Controls and text panels of the batching dashboard (layout and wording only, no maths).
 
-``bind`` is a two-way link like ``traitlets.link`` that tolerates the state
-rewriting a value (clamping NaN or out-of-range input from the browser): the
-widget then shows the value actually used.
+Controls bind to the state with ``widgets.common.bind``.
 """
 
 from __future__ import annotations
@@ -20,29 +18,6 @@ def wide() -> ipw.Layout:
 
 STYLE = {"description_width": "120px"}
 TOGGLE = {"description_width": "120px", "button_width": "95px"}
-
-
-def bind(widget, state, name: str, attr: str = "value") -> None:
-    busy = []
-
-    def to_state(change):
-        if busy:
-            return
-        busy.append(1)
-        try:
-            setattr(state, name, change["new"])
-        finally:
-            busy.pop()
-        if getattr(widget, attr) != getattr(state, name):
-            setattr(widget, attr, getattr(state, name))
-
-    def to_widget(change):
-        if not busy and getattr(widget, attr) != change["new"]:
-            setattr(widget, attr, change["new"])
-
-    setattr(widget, attr, getattr(state, name))
-    widget.observe(to_state, attr)
-    state.observe(to_widget, name)
 
 
 def make_controls() -> dict[str, ipw.Widget]:

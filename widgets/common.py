@@ -119,6 +119,32 @@ class Throttle:
         return False
 
 
+def bind(widget, state, name: str, attr: str = "value") -> None:
+    """Two-way link between a control and a state trait, like ``traitlets.link``, except
+    that the state may rewrite the value (clamping NaN or out-of-range input from the
+    browser): the control then shows the value actually used."""
+    busy = []
+
+    def to_state(change):
+        if busy:
+            return
+        busy.append(1)
+        try:
+            setattr(state, name, change["new"])
+        finally:
+            busy.pop()
+        if getattr(widget, attr) != getattr(state, name):
+            setattr(widget, attr, getattr(state, name))
+
+    def to_widget(change):
+        if not busy and getattr(widget, attr) != change["new"]:
+            setattr(widget, attr, change["new"])
+
+    setattr(widget, attr, getattr(state, name))
+    widget.observe(to_state, attr)
+    state.observe(to_widget, name)
+
+
 def clamp_number(value, lo, hi, default, name: str, integer: bool = False):
     """Return ``(clean_value, message_or_None)``: NaN/inf/garbage -> default, out of range -> clamped."""
     try:

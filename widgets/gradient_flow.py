@@ -22,10 +22,10 @@ from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_trace
 from seqviz.probes.gradients import probe_gradients
-from widgets.common import (StatusLine, log, warm_up_torch, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (StatusLine, bind, log, warm_up_torch, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.gradient_flow_controls import belt_equation, bind, make_controls, rnn_equation
+from widgets.gradient_flow_controls import belt_equation, make_controls, rnn_equation
 
 MODEL_KNOBS = ("task", "T", "hidden", "other", "activation", "radius", "forget_bias", "seed")
 LIVE_KNOBS = ("optimizer", "lr", "clip_on", "clip", "tbptt_on", "tbptt")
