@@ -162,7 +162,7 @@ def browser_table(repeats: int) -> None:
     from browser_timing import browser, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary
 
     nb = "01_sequences_as_tensors.ipynb"
-    with serve(port=8893) as base, browser() as b:
+    with serve() as base, browser() as b:
         fr = first_render(b, base, nb, repeats=repeats)
         print(f"  first render, cold kernel ({repeats} runs): median {statistics.median(fr):.2f} s, "
               f"all {', '.join(f'{x:.2f}' for x in fr)} s")

@@ -1,7 +1,7 @@
 """Dashboard: padding, masking, sorting and packing of variable-length batches.
 
 ``BatchingState`` holds the knobs (validated: any browser can send any value);
-``BatchingDashboard`` lays out controls, one FigureWidget and the equations, and
+``BatchingDashboard`` lays out controls, one plot pane and the equations, and
 times the LSTM in a background ``Worker``. All maths lives in ``seqviz``.
 """
 
@@ -11,7 +11,6 @@ import threading
 from dataclasses import fields
 
 import ipywidgets as ipw
-import plotly.graph_objects as go
 import torch
 import traitlets as tl
 
@@ -20,6 +19,7 @@ from seqviz.devices import pick_device
 from seqviz.figures import batching as fb
 from seqviz.probes.packing import SceneConfig, SceneError, TimingConfig, make_scene, packed_cpu_backward_bytes, time_lstm
 from widgets.batching_views import EQUATIONS, facts_html, make_controls, timing_html
+from widgets.plotpane import PlotPane, plotly_loader
 from widgets.common import (StatusLine, bind, Worker, clamp_number, clean_choice, device_badge, equation_box, guarded,
                             locked_update, register_instance)
 
@@ -83,11 +83,11 @@ class BatchingDashboard(ipw.VBox):
         self.state = state or BatchingState()
         self.info = pick_device()
         self.worker = Worker("batching")
-        self._fig_lock = threading.Lock()
         self.status = StatusLine()
         self.facts, self.timing_note, self.step_note = ipw.HTML(), ipw.HTML(), ipw.HTML()
         self.c = make_controls()
-        self.fig = fb.build_batching_figure()  # a plain go.Figure until the first batch is drawn on it
+        self.pane = PlotPane(fb.build_batching_figure())  # light plot widget (widgets/plotpane.py)
+        self.fig, self._fig_lock = self.pane.figure, self.pane.lock
         self.idx = fb.trace_index(self.fig)
         self.scene = None
         self.timings: list = []
@@ -104,9 +104,6 @@ class BatchingDashboard(ipw.VBox):
         self.state.observe(lambda _: self._visibility(), "source")
         register_instance("batching", self)
         self.rebuild()
-        # Wrap once, complete: a FigureWidget syncs what it held at construction (updates sent
-        # before the page has rendered it can be lost in Voila).
-        self.fig = go.FigureWidget(self.fig)
         self.children = self._layout()
         self._visibility()
 
@@ -121,8 +118,8 @@ class BatchingDashboard(ipw.VBox):
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Sequences as tensors: padding, masking and packing</h2>"),
                          self.status, device_badge(), self.facts, self.timing_note])
         self.fig.layout.width = None
-        plot = ipw.Box([self.fig], layout=ipw.Layout(flex="1 1 auto", width="100%", min_width="700px"))
-        return [head, ipw.HBox([knobs, plot], layout=ipw.Layout(width="100%"))]
+        plot = ipw.Box([self.pane], layout=ipw.Layout(flex="1 1 auto", width="100%", min_width="700px"))
+        return [plotly_loader(), head, ipw.HBox([knobs, plot], layout=ipw.Layout(width="100%"))]
 
     def _visibility(self) -> None:
         text = self.state.source == "text"
