@@ -89,7 +89,7 @@ def test_changing_blocks_from_the_control_rebuilds_everything(dash):
 
 @pytest.mark.parametrize("name,value,expect", [
     ("kernel_size", float("nan"), 3), ("kernel_size", float("inf"), 3), ("kernel_size", "abc", 3),
-    ("kernel_size", 100, 7), ("kernel_size", -3, 2), ("n_blocks", 10 ** 9, 8), ("t", -5, 0),
+    ("kernel_size", 100, 7), ("kernel_size", -3, 2), ("n_blocks", 10 ** 9, 8), ("t", -5, 0), ("t", 5000, 99),
     ("calc_reach", float("nan"), 22050), ("calc_k", 1, 2), ("schedule", "bogus", "doubling"),
     ("padding", "future", "causal"), ("race", "nope", None), ("custom", "0, 1", "1, 4, 16"),
     ("custom", "x" * 10_000, "1, 4, 16"), ("custom", "1, 2, 4, 8, 16, 32, 64, 128, 256", "1, 4, 16"),

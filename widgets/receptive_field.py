@@ -38,6 +38,7 @@ class ReceptiveFieldState(tl.HasTraits):
     padding = tl.Unicode("causal")
     convs_per_block = tl.Any(1)
     t = tl.Any(70)
+    t_max = tl.Int(99)  # last output position of the race's sequence (set by the dashboard)
     calc_reach = tl.Any(22050)
     calc_k = tl.Any(7)
     race = tl.Unicode(DEFAULT_RACE)
@@ -46,7 +47,8 @@ class ReceptiveFieldState(tl.HasTraits):
     @tl.validate(*RANGES)
     def _check_number(self, proposal):
         name = proposal.trait.name
-        v, msg = clamp_number(proposal.value, *RANGES[name], getattr(self, name), name, integer=True)
+        lo, hi = RANGES[name] if name != "t" else (0, self.t_max)
+        v, msg = clamp_number(proposal.value, lo, hi, getattr(self, name), name, integer=True)
         if msg:
             self.note = msg
         return int(v)
@@ -148,7 +150,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.race = Race(RACE_PRESETS[s.race], s.tcn_config(), self.device)
         self.untrained = build_tcn(self.race.tcn_cfg, self.race.preset.seed)
         L = self.race.task.seq_len(self.race.preset.T)
-        self.c["t"].max = L - 1
+        self.c["t"].max = s.t_max = L - 1
         if s.t > L - 1:
             s.t = L - 1
         self.trained_grad = None
