@@ -44,6 +44,12 @@ def test_gradient_flow_dashboard_in_the_browser(voila_url, page, notebook):
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Train").wait_for(timeout=20_000)
     assert "Paused" in page.inner_text("body")
+    # After many small updates the views are still whole: baselines flat, the unrolled graph drawn.
+    for tag in ("loss_base", "acc_base"):
+        y = by_meta(page, tag)["y"]
+        assert len(y) == 2 and y[0] == y[1]
+    graph = by_meta(page, "graph_rnn_h")
+    assert len(graph["x"]) == 100 and graph["y"] == ["RNN h_t"] * 100 and len(graph["marker"]["color"]) == 100
     assert_no_error_text(page)
     assert page.external == [], f"requests left the machine: {page.external[:3]}"
     page.set_viewport_size({"width": 1400, "height": 3800})

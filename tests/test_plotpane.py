@@ -47,3 +47,18 @@ def test_plain_json_conversion():
 def test_one_loader_per_kernel_carrying_the_installed_plotly_js():
     a, b = plotly_loader(), plotly_loader()
     assert a is b and len(a.source) > 1_000_000 and "Plotly" in a.source[:5000] + a.source[-5000:]
+
+
+def test_a_property_left_alone_on_one_trace_is_not_reset_on_it():
+    pane, outbox = pane_with_outbox()
+    with pane.batch() as fig:
+        fig.add_scatter(x=[0], y=[0])
+    pane._on_msg(pane, {"type": "ready"}, [])
+    with pane.batch() as fig:
+        fig.data[0].update(x=[9, 9])
+        fig.data[1].update(y=[8])
+    msg = json.loads(outbox[-1]["payload"])
+    assert msg["traces"] == [0, 1]
+    # trace 1's x and trace 0's y must arrive as "leave alone", never as null (= reset)
+    assert msg["restyle"]["x"] == [[9, 9], "__seqviz_undefined__"]
+    assert msg["restyle"]["y"] == ["__seqviz_undefined__", [8]]

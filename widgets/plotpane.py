@@ -31,6 +31,7 @@ import numpy as np
 import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.basedatatypes import Undefined
 import traitlets as tl
 
 _ESM = r"""
@@ -68,9 +69,11 @@ async function renderPane({ model, el }) {
   const fig = JSON.parse(model.get("figure_json"));
   await Plotly.newPlot(div, fig.data, fig.layout, config);
   let queue = Promise.resolve();
+  // plotly's Undefined travels as a marker string: back to undefined ("leave it alone").
+  const revive = (k, v) => (v === "__seqviz_undefined__" ? undefined : v);
   model.on("msg:custom", (msg) => {
     queue = queue.then(async () => {
-      const m = JSON.parse(msg.payload);
+      const m = JSON.parse(msg.payload, revive);
       try {
         if (m.kind === "update") await Plotly.update(div, m.restyle || {}, m.relayout || {}, m.traces);
         else if (m.kind === "react") await Plotly.react(div, m.data, m.layout, config);
@@ -117,10 +120,13 @@ def plotly_loader() -> PlotlyLoader:
         return _loader
 
 
+_UNDEFINED = "__seqviz_undefined__"  # plotly's Undefined: "leave this trace's property alone"
+
+
 def _plain(v):
     """JSON-ready copy: numpy arrays and scalars to lists and numbers, NaN/inf to null
-    (JSON has no NaN), plotly's own types through plotly's encoder, and anything it cannot
-    encode (plotly's "Undefined" sentinel for an unset property) to null."""
+    (JSON has no NaN), plotly's Undefined (a trace whose property a batch leaves alone) to a
+    marker the browser turns back into undefined, other plotly types through plotly's encoder."""
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -133,10 +139,9 @@ def _plain(v):
         return None
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
-    try:
-        return json.loads(pio.json.to_json_plotly(v))
-    except TypeError:  # plotly's "Undefined" sentinel (a property being unset): null in Plotly.restyle
-        return None
+    if v is Undefined:  # JSON has no undefined; null would *reset* the property in Plotly.restyle
+        return _UNDEFINED
+    return json.loads(pio.json.to_json_plotly(v))
 
 
 class _LiveFigure(go.Figure):
