@@ -90,8 +90,10 @@ def build_gradient_figure(T: int, other: str = "lstm", height: int = 1020, width
     apply_theme(
         fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
         legend=_legend(doms[1][1], "Gradient reaching each step, ||dL/dh_t|| and ||dL/dc_t|| (log):"),
+        # The colour bar sits beside the heatmaps, clear of row 2's legend; row 1 shares its scale.
         coloraxis=dict(colorscale=SEQUENTIAL, cmin=-12, cmax=1,
-                       colorbar=dict(title=dict(text="log10 norm", side="right"), thickness=14, len=0.9)),
+                       colorbar=dict(title=dict(text="log10 norm", side="right"), thickness=14,
+                                     len=doms[2][1] - doms[2][0], y=sum(doms[2]) / 2, yanchor="middle")),
     )
     return _finish(fig)
 
