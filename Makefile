@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8866
+PREHEAT ?= 0
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: dashboard test lab bench venv clean-venv
@@ -20,7 +21,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 dashboard: $(STAMP)
-	$(PY) -m widgets.serve --port $(PORT)
+	$(PY) -m widgets.serve --port $(PORT) --preheat $(PREHEAT)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab lessons/
