@@ -76,6 +76,12 @@ def main():
         print(f"kernel memory (RSS) after training: {', '.join(f'{x:.0f}' for x in rss)} MB")
         page.get_by_role("button", name="Pause").click()
         page.close()
+    with serve(preheat=1) as base, browser() as b:
+        time.sleep(60)  # let Voila execute its pool of kernels (one per lesson) before the visitor comes
+        page = open_page(b, base, NB, n_plots=3)
+        print(f"first render with a preheated kernel (make dashboard PREHEAT=1), first visitor: "
+              f"{page.first_render_s:.2f} s")
+        page.close()
 
 
 if __name__ == "__main__":

@@ -50,10 +50,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(port: int | None = None):
+def serve(port: int | None = None, preheat: int = 0):
     """Voila exactly as ``make dashboard`` starts it, on a free port; yields the base URL."""
     port = port or free_port()
-    proc = subprocess.Popen(voila_command(port), cwd=ROOT, env=voila_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(voila_command(port, preheat=preheat), cwd=ROOT, env=voila_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
