@@ -59,7 +59,8 @@ def test_opens_with_every_view_filled(dash):
 
 @pytest.mark.parametrize("knobs", [dict(), dict(kernel_size=2, n_blocks=3, convs_per_block=2),
                                    dict(kernel_size=3, schedule="custom", custom="1, 4"),
-                                   dict(kernel_size=4, n_blocks=3, padding="centred", t=40)])
+                                   dict(kernel_size=4, n_blocks=3, padding="centred", t=40),
+                                   dict(kernel_size=7, schedule="custom", custom="256, 1, 256", convs_per_block=2)])
 def test_measured_gradient_matches_the_analytic_set_in_the_figure(knobs):
     d = dashboard(**knobs)
     try:

@@ -66,28 +66,14 @@ class Race:
         tc = TrainConfig(T=p.T, batch_size=p.batch_size, lr=p.lr, probe_every=0, seed=p.seed)
         self.runs = {k: Run({k: m}, task, replace(tc), device) for k, m in models.items()}
         self.params = {k: count_parameters(m) for k, m in models.items()}
+        c = self.tcn_cfg  # what the TCN can see never changes: computed once
+        self.rf = receptive_field(c.kernel_size, c.dilations, c.convs_per_block)
+        self.past = past_reach(c.kernel_size, c.dilations, c.convs_per_block, c.padding)
+        self.reach = required_reach(p.task, p.T)
+        self.floor = unseen_floor(p.task, p.T, self.past)
         self.finished: dict[str, float] = {}  # model -> own seconds when it reached the target
         self.failed: dict[str, str] = {}  # model -> why it stopped early (diverged)
         self.wall = 0.0  # wall-clock seconds spent in train()
-
-    # -- what the TCN can see --------------------------------------------------------
-    @property
-    def rf(self) -> int:
-        c = self.tcn_cfg
-        return receptive_field(c.kernel_size, c.dilations, c.convs_per_block)
-
-    @property
-    def past(self) -> int:
-        c = self.tcn_cfg
-        return past_reach(c.kernel_size, c.dilations, c.convs_per_block, c.padding)
-
-    @property
-    def reach(self) -> int:
-        return required_reach(self.preset.task, self.preset.T)
-
-    @property
-    def floor(self) -> float:
-        return unseen_floor(self.preset.task, self.preset.T, self.past)
 
     def history(self, name: str):
         return self.runs[name].history[name]
