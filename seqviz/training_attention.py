@@ -60,7 +60,9 @@ class AttentionRun:
         self.cfg = cfg = cfg or LoopConfig()
         self.models, self.batch_fn, self.loss_fn = models, batch_fn, loss_fn
         self.gen = torch.Generator().manual_seed(int(cfg.seed))
-        self.opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr) for k, m in models.items()}
+        # Built on the first step: torch imports torch._dynamo (about 3.7 s here) the first
+        # time any optimiser is constructed, which would delay the dashboard's first render.
+        self.opts: dict[str, torch.optim.Optimizer] = {}
         self.history = {k: Curve() for k in models}
         self.steps = 0
         self.lock = threading.RLock()
@@ -72,7 +74,9 @@ class AttentionRun:
             out = {}
             for name, model in self.models.items():
                 t0 = time.perf_counter()
-                opt = self.opts[name]
+                opt = self.opts.get(name)
+                if opt is None:
+                    opt = self.opts[name] = torch.optim.Adam(model.parameters(), lr=self.cfg.lr)
                 opt.zero_grad(set_to_none=True)
                 loss, metrics = self.loss_fn(model, batch)
                 loss.backward()
@@ -106,6 +110,15 @@ class AttentionRun:
 
 
 # -- the two set-ups of the lesson ------------------------------------------------
+def warm_up_optimizer() -> None:
+    """Construct and step one throw-away Adam so torch's one-time imports happen now
+    (call it from a background thread while the page renders)."""
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p])
+    p.grad = torch.zeros(1)
+    opt.step()
+
+
 def seq2seq_run(task: TranslationTask, models: dict[str, Seq2Seq], cfg: LoopConfig | None = None) -> AttentionRun:
     """Teacher-forced cross-entropy; metrics: token accuracy, and alignment accuracy
     (share of output steps whose strongest attention lands on the source position

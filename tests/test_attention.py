@@ -243,7 +243,7 @@ def test_default_preset_reaches_90_percent_alignment():
     alignment on held-out sources of every training length every 100 steps."""
     task, run = build_s2s(PRESETS["default"])
     for name in ("bottleneck",):  # the attention model trains alone here; its batches are the same
-        run.models.pop(name), run.opts.pop(name), run.history.pop(name)
+        run.models.pop(name), run.opts.pop(name, None), run.history.pop(name)
     held = [task.sample(32, gen(1000 + L), length=L) for L in range(4, 13)]
     best = 0.0
     for _ in range(10):

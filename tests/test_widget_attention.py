@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from seqviz.figures.attention import INDEX
+from seqviz.figures.attention import INDEX, TRACE_PART
 from seqviz.models.attention import Seq2SeqConfig, build_seq2seq
 from seqviz.probes.attention import recompute_additive, recompute_self_attention
 from widgets.attention import AttentionDashboard, dashboard
 
 
 def z(d, name):
-    return np.array(d.fig.data[INDEX[name]].z, dtype=float)
+    return np.array(trace(d, name).z, dtype=float)
+
+
+def trace(d, name):
+    return d.figs[TRACE_PART[name]].data[INDEX[name]]
 
 
 def seqviz_threads():
@@ -125,9 +129,9 @@ def test_causal_switch_and_shuffle_without_positions(d):
 def test_clicking_a_cell_selects_it(d):
     class P:
         xs, ys = [2], [4]
-    d.live.clicked(d.fig.data[INDEX["self"]], P())
+    d.live.clicked(trace(d, "self"), P())
     assert (d.state.query, d.state.key) == (4, 2)
-    d.live.clicked(d.fig.data[INDEX["align"]], P())
+    d.live.clicked(trace(d, "align"), P())
     assert (d.state.out_i, d.state.src_j) == (4, 2)
     assert "i = 4" in d.eq_a.value
 
@@ -140,7 +144,7 @@ def test_training_stop_train_twice_reset_and_history(d):
     d.c["stop_s2s"].click()
     assert not seqviz_threads()
     n = d.live.s2s.steps
-    assert len(d.fig.data[INDEX["loss_att"]].x) > 0 and len(d.fig.data[INDEX["loss_bn"]].x) > 0
+    assert len(trace(d, "loss_att").x) > 0 and len(trace(d, "loss_bn").x) > 0
     assert len(d.live.snaps) >= 2 and d.state.snapshot == len(d.live.snaps) - 1
     d.state.snapshot = 0  # scrub back to the untrained model
     fresh = build_seq2seq(Seq2SeqConfig(vocab=d.live.task.V), seed=0)
@@ -169,3 +173,14 @@ def test_task_switch_and_a_second_dashboard_stops_the_first(d):
     d.c["task"].value = "reverse"
     assert d.state.source == "abcdefgh" or len(d.live._src) == len(d.state.source)
     no_traceback(d)
+
+
+def test_presets_states_and_date():
+    a = dashboard(preset="states")
+    assert a.live.s2s.models["attention"].cfg.values == "states" and "encoder states" in a.eq_a.value
+    b = dashboard(preset="date")
+    assert b.state.source == "22 Nov 2026" and z(b, "align").shape == (10, 11)
+    for x in (a, b):
+        x.close_worker()
+    with pytest.raises(ValueError, match="Unknown preset"):
+        dashboard(preset="nope")

@@ -17,7 +17,7 @@ import traitlets as tl
 from seqviz.data.text import clean_text
 from seqviz.data.translation import TASKS
 from seqviz.figures import attention as fa
-from seqviz.training_attention import PRESETS
+from seqviz.training_attention import PRESETS, warm_up_optimizer
 from widgets.attention_live import LiveViews
 from widgets.attention_views import bind, make_controls
 from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
@@ -96,20 +96,22 @@ class AttentionDashboard(ipw.VBox):
         super().__init__(**kwargs)
         self.state = state or AttentionState()
         self.worker = Worker("attention")
-        self.throttle = Throttle(10)
+        self.throttle = Throttle(5)  # a redraw costs 100-300 ms in a busy browser: 10 Hz froze the page
         self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
-        self._fig_lock = threading.Lock()
+        self.locks = {part: threading.Lock() for part in fa.PANELS}  # one lock per FigureWidget
         self.status = StatusLine()
         self.progress = ipw.HTML()
         self.c = make_controls()
         self.eq_a = equation_box("Bahdanau attention, the selected cell worked out", "")
         self.eq_b = equation_box("Scaled dot-product self-attention, the selected cell worked out", "")
         self.perm_note = ipw.HTML()
-        self.fig = fa.skeleton()  # filled below, *then* wrapped once in a FigureWidget
+        # Two figures (see seqviz.figures.attention for the measurement), each filled with
+        # its first numbers *before* it is wrapped, once, in a FigureWidget.
+        self.figs = {part: fa.skeleton(part) for part in fa.PANELS}
         self.live = LiveViews(self, PRESETS[preset])
         self.live.reset_s2s(first=True)
         self.live.reset_lm(first=True)
-        self.fig = go.FigureWidget(self.fig)
+        self.figs = {part: go.FigureWidget(f) for part, f in self.figs.items()}
         for name, w in self.c.items():
             if isinstance(w, ipw.Button):
                 continue
@@ -134,30 +136,35 @@ class AttentionDashboard(ipw.VBox):
         st.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
         for name in ("align", "self"):
             try:
-                self.fig.data[fa.INDEX[name]].on_click(on("select that cell")(lv.clicked))
+                self.figs[fa.TRACE_PART[name]].data[fa.INDEX[name]].on_click(on("select that cell")(lv.clicked))
             except Exception:  # noqa: BLE001 - clicking is a convenience; the sliders do the same
                 pass
         register_instance("attention", self)
+        # torch's first optimiser costs ~3.7 s of imports: pay it in the background after the
+        # first render has had its start, not before the page shows and not on Train.
+        warm = threading.Timer(2.0, warm_up_optimizer)
+        warm.name, warm.daemon = "seqviz-warmup", True
+        warm.start()
         self.children = self._layout()
         self.status.say("Ready. Press Train in part 1 and watch the alignment appear.", "info")
 
     def _layout(self):
         c = self.c
         h = lambda t: ipw.HTML(f"<h3 style='margin:6px 0 2px 0'>{t}</h3>")  # noqa: E731
-        part1 = ipw.VBox([h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"),
-                          ipw.HBox([c["train_s2s"], c["stop_s2s"], c["reset_s2s"], c["cell"]]), c["task"],
-                          c["source"], c["snapshot"], ipw.HBox([c["out_i"], c["src_j"]])],
-                         layout=ipw.Layout(width="690px"))
-        part2 = ipw.VBox([h("2. Self-attention inside a small transformer (the Zen of Python, char by char)"),
-                          ipw.HBox([c["train_lm"], c["stop_lm"], c["reset_lm"], c["permute"]]),
-                          ipw.HBox([c["causal"], c["scaled"]]), c["position"], c["kind"], c["text"],
-                          ipw.HBox([c["layer"], c["head"]]), ipw.HBox([c["query"], c["key"]]), self.perm_note],
-                         layout=ipw.Layout(width="690px"))
+        box = lambda w: ipw.Box([w], layout=ipw.Layout(width="660px"))  # noqa: E731
+        part1 = ipw.HBox([ipw.VBox([ipw.HBox([c["train_s2s"], c["stop_s2s"], c["reset_s2s"], c["cell"]]), c["task"],
+                                    c["source"], c["snapshot"], c["out_i"], c["src_j"]],
+                                   layout=ipw.Layout(width="680px")), box(self.eq_a)])
+        part2 = ipw.HBox([ipw.VBox([ipw.HBox([c["train_lm"], c["stop_lm"], c["reset_lm"], c["permute"]]),
+                                    ipw.HBox([c["causal"], c["scaled"]]), c["position"], c["kind"], c["text"],
+                                    ipw.HBox([c["layer"], c["head"]]), c["query"], c["key"], self.perm_note],
+                                   layout=ipw.Layout(width="680px")), box(self.eq_b)])
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Attention weight matrices: from Bahdanau alignment to "
                                   "self-attention heads</h2>"), self.status, self.progress, device_badge()])
-        eqs = ipw.HBox([ipw.Box([self.eq_a], layout=ipw.Layout(width="690px")),
-                        ipw.Box([self.eq_b], layout=ipw.Layout(width="690px"))])
-        return [head, ipw.HBox([part1, part2]), eqs, self.fig]
+        return [head, h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"), part1,
+                self.figs["part1"],
+                h("2. Self-attention inside a small transformer (the Zen of Python, character by character)"),
+                part2, self.figs["part2"]]
 
     def close_worker(self) -> None:
         self.worker.stop()
@@ -169,4 +176,5 @@ def dashboard(preset: str = "default", **state) -> AttentionDashboard:
     traits, e.g. ``task="date"`` or ``causal=False``."""
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    state.setdefault("task", PRESETS[preset].task.task)
     return AttentionDashboard(AttentionState(**state), preset=preset)

@@ -96,7 +96,8 @@ def _esc(ch: str) -> str:
     return html.escape({" ": "\u2423", "\n": "\u21b5"}.get(ch, ch))
 
 
-def additive_equation(i: int, j: int, src: str, e_row, alpha_drawn: float, alpha_eq: float, step: int) -> str:
+def additive_equation(i: int, j: int, src: str, e_row, alpha_drawn: float, alpha_eq: float, step: int,
+                      values: str = "states") -> str:
     """Worked numbers of alpha_ij = softmax_j(e_ij), e_ij = v . tanh(W_s s_(i-1) + W_h h_j + b)."""
     e_row = np.asarray(e_row, dtype=float)
     denom = float(np.exp(e_row - e_row.max()).sum())
@@ -110,8 +111,11 @@ def additive_equation(i: int, j: int, src: str, e_row, alpha_drawn: float, alpha
         f"<div>drawn in the matrix: <b>{alpha_drawn:.4f}</b> &middot; difference {abs(alpha_drawn - alpha_eq):.1e}"
         " <span style='color:#555'>(recomputed in float64 from the model's own W<sub>s</sub>, W<sub>h</sub>, b, v)"
         "</span></div>"
-        "<div>c<sub>i</sub> = &Sigma;<sub>j</sub> &alpha;<sub>ij</sub> h<sub>j</sub>: the decoder reads this "
-        "weighted average of the encoder states.</div>")
+        + ("<div>c<sub>i</sub> = &Sigma;<sub>j</sub> &alpha;<sub>ij</sub> h<sub>j</sub>: the decoder reads this "
+           "weighted average of the encoder states.</div>" if values == "states" else
+           "<div>c<sub>i</sub> = &Sigma;<sub>j</sub> &alpha;<sub>ij</sub> e(x<sub>j</sub>): this model reads the "
+           "weighted average of the source token embeddings (scores still come from the encoder states h<sub>j</sub>"
+           ").</div>"))
 
 
 def self_attention_equation(i: int, j: int, tokens: str, cell: dict, q_i, k_j, v_j, drawn: float, recomputed: float,

@@ -1,10 +1,19 @@
-"""The attention dashboard's one figure: alignment (top), self-attention (middle),
-curves (bottom). Pure: panel functions turn numbers into ``{trace: {prop: value}}``
-and ``{axis: {prop: value}}`` updates; ``apply`` writes them into a Figure or a
-FigureWidget (under its batch_update), ``build_figure`` makes the complete figure."""
+"""The attention dashboard's two figures: part 1 (alignment, curves, length) and
+part 2 (self-attention, q/k/v, transformer loss, entropy). Pure: panel functions
+turn numbers into ``{trace: {prop: value}}`` and ``{panel: {"x"|"y": props}}``
+updates; ``apply`` writes them into a Figure or FigureWidget (inside its
+batch_update), ``build_figure`` makes a complete figure.
+
+Why two figures and not one: plotly redraws every subplot of a figure on each
+update. Measured in headless Chromium on the shared 2-core machine, a trace update
+took a median 216 ms on the single 9-panel figure, 41 ms on part 1 alone and
+20 ms on part 2 alone; the single figure froze the page while part 1 trained.
+The price is a second copy of plotly.js (about 5 MB) in the first page load.
+"""
 
 from __future__ import annotations
 
+import html  # plotly reads tick text as a little HTML: escape < > &
 import math
 
 import numpy as np
@@ -13,10 +22,11 @@ from plotly.subplots import make_subplots
 
 from seqviz.figures.theme import COLORS, DIVERGING, SEQUENTIAL, apply_theme, downsample
 
-# panel name -> (row, col); the order of TRACES below is the order of fig.data
-PANELS = {"align": (1, 1), "s2s_loss": (1, 2), "s2s_acc": (1, 3), "length": (1, 4),
-          "self": (2, 1), "query": (2, 3), "qkv": (2, 4), "lm_loss": (3, 1), "entropy": (3, 3)}
-TRACES = [  # (name, panel)
+# part -> panel -> (row, col)
+PANELS = {"part1": {"align": (1, 1), "s2s_loss": (1, 2), "s2s_acc": (1, 3), "length": (1, 4)},
+          "part2": {"self": (1, 1), "query": (1, 3), "qkv": (1, 4), "lm_loss": (2, 1), "entropy": (2, 3)}}
+PART_OF = {panel: part for part, ps in PANELS.items() for panel in ps}  # panel -> part
+TRACES = [  # (name, panel); within a part, this order is the order of fig.data
     ("align", "align"), ("align_true", "align"), ("align_sel", "align"),
     ("loss_att", "s2s_loss"), ("loss_bn", "s2s_loss"),
     ("acc_align", "s2s_acc"), ("acc_att", "s2s_acc"), ("acc_bn", "s2s_acc"),
@@ -27,18 +37,27 @@ TRACES = [  # (name, panel)
     ("lm_loss", "lm_loss"), ("lm_base", "lm_loss"),
     ("ent_scaled", "entropy"), ("ent_unscaled", "entropy"), ("ent_uniform", "entropy"), ("ent_model", "entropy"),
 ]
-INDEX = {name: i for i, (name, _) in enumerate(TRACES)}
-TITLES = ("Attention alpha_ij (output step x source step)", "Loss (cross-entropy)", "Accuracy while training",
-          "Accuracy by source length", "Self-attention w_ij of one head (query row x key column)",
-          "Weights of the chosen query", "q, k, v of every token (this head)",
-          "Transformer loss (nats per character)", "Entropy of a softmax row as k grows")
+TRACE_PART = {name: PART_OF[panel] for name, panel in TRACES}  # trace -> part
+INDEX = {}  # trace -> index in its part's fig.data
+for _part in PANELS:
+    INDEX.update({n: i for i, n in enumerate(n for n, p in TRACES if PART_OF[p] == _part)})
+TITLES = {"part1": ("Attention alpha_ij (dark 0, yellow 1)", "Loss (cross-entropy)",
+                    "Accuracy while training", "Accuracy by source length"),
+          "part2": ("Self-attention w_ij of one head (dark 0, yellow 1)", "Weights of the chosen query",
+                    "q, k, v of every token (this head)", "Transformer loss (nats per character)",
+                    "Entropy of a softmax row as k grows")}
 
 
 def _trace(name: str) -> go.BaseTraceType:
+    t = _make(name)
+    t.meta = name  # lets a browser test find a trace by name
+    return t
+
+
+def _make(name: str) -> go.BaseTraceType:
     line = lambda c, **kw: dict(color=c, width=3, **kw)  # noqa: E731
     if name in ("align", "self"):
-        return go.Heatmap(name=name, z=[[0.0]], zmin=0, zmax=1, colorscale=SEQUENTIAL, showscale=name == "self",
-                          colorbar=dict(len=0.38, y=0.55, thickness=14, title=dict(text="w")),
+        return go.Heatmap(name=name, z=[[0.0]], zmin=0, zmax=1, colorscale=SEQUENTIAL, showscale=False,
                           hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>")
     if name == "qkv":
         return go.Heatmap(name=name, z=[[0.0]], colorscale=DIVERGING, zmid=0, showscale=False,
@@ -53,8 +72,8 @@ def _trace(name: str) -> go.BaseTraceType:
         return go.Bar(name="w_ij", x=[], y=[], marker_color=COLORS["lstm"], showlegend=False)
     spec = {
         "loss_att": ("with attention", COLORS["lstm"], {}), "loss_bn": ("no attention", COLORS["rnn"], {}),
-        "acc_align": ("alignment", COLORS["accent"], dict(dash="dot")),
-        "acc_att": ("tokens, attention", COLORS["lstm"], {}), "acc_bn": ("tokens, no attention", COLORS["rnn"], {}),
+        "acc_align": ("alignment accuracy", COLORS["accent"], dict(dash="dot")),
+        "acc_att": ("with attention", COLORS["lstm"], {}), "acc_bn": ("no attention (bottleneck)", COLORS["rnn"], {}),
         "len_att": ("with attention", COLORS["lstm"], {}), "len_bn": ("no attention", COLORS["rnn"], {}),
         "len_train": ("longest in training", COLORS["baseline"], dict(dash="dash")),
         "lm_loss": ("transformer", COLORS["gru"], {}), "lm_base": ("letter frequencies only", COLORS["baseline"], dict(dash="dash")),
@@ -70,64 +89,82 @@ def _trace(name: str) -> go.BaseTraceType:
                       legendgroup=name.split("_")[0], showlegend=name not in ("len_att", "len_bn", "loss_att", "loss_bn"))
 
 
-def axes_of(fig: go.Figure) -> dict:
+def axes_of(fig: go.Figure, part: str) -> dict:
     """panel -> (xaxis layout key, yaxis layout key), e.g. ("xaxis3", "yaxis3")."""
     out = {}
-    for p, (r, c) in PANELS.items():
+    for p, (r, c) in PANELS[part].items():
         sp = fig.get_subplot(r, c)
         out[p] = (sp.xaxis.plotly_name, sp.yaxis.plotly_name)
     return out
 
 
-def skeleton() -> go.Figure:
-    """All traces present (empty) in their panels, themed; fill it with ``apply``."""
-    specs = [[{}, {}, {}, {}], [{"colspan": 2}, None, {}, {}], [{"colspan": 2}, None, {"colspan": 2}, None]]
-    fig = make_subplots(rows=3, cols=4, specs=specs, subplot_titles=TITLES, row_heights=[0.31, 0.44, 0.25],
-                        vertical_spacing=0.085, horizontal_spacing=0.07)
+LAYOUT = {
+    "align": dict(x=dict(title="source step j"), y=dict(title="output step i", autorange="reversed")),
+    "s2s_loss": dict(x=dict(title="step"), y=dict(type="log", nticks=5)),
+    "s2s_acc": dict(x=dict(title="step"), y=dict(range=[0, 1.02])),
+    "length": dict(x=dict(title="source length S"), y=dict(range=[0, 1.02], title="greedy accuracy")),
+    "self": dict(x=dict(title="key j"), y=dict(title="query i", autorange="reversed")),
+    # tick labels are a large share of plotly's redraw time: the heatmap beside these carries the tokens
+    "query": dict(x=dict(title="key j", showticklabels=False), y=dict(range=[0, 1.02], title="w_ij")),
+    "qkv": dict(x=dict(), y=dict(autorange="reversed", showticklabels=False, title="token (row = query i)")),
+    "lm_loss": dict(x=dict(title="step"), y=dict(title="nats")),
+    "entropy": dict(x=dict(title="key dimension k", type="log", dtick=1), y=dict(title="entropy (nats)")),
+}
+
+
+def skeleton(part: str) -> go.Figure:
+    """All traces of ``part`` present (empty) in their panels, themed; fill it with ``apply``."""
+    if part == "part1":
+        fig = make_subplots(rows=1, cols=4, subplot_titles=TITLES[part], horizontal_spacing=0.07)
+        height, legend_y = 430, 1.12
+    else:
+        specs = [[{"colspan": 2}, None, {}, {}], [{"colspan": 2}, None, {"colspan": 2}, None]]
+        fig = make_subplots(rows=2, cols=4, specs=specs, subplot_titles=TITLES[part], row_heights=[0.64, 0.36],
+                            vertical_spacing=0.13, horizontal_spacing=0.07)
+        height, legend_y = 900, 1.04
     for name, panel in TRACES:
-        r, c = PANELS[panel]
-        fig.add_trace(_trace(name), row=r, col=c)
-    apply_theme(fig, height=1250, margin=dict(l=70, r=40, t=60, b=50),
-                legend=dict(orientation="h", yanchor="bottom", y=1.015, xanchor="left", x=0, font=dict(size=13)))
+        if PART_OF[panel] == part:
+            r, c = PANELS[part][panel]
+            fig.add_trace(_trace(name), row=r, col=c)
+    apply_theme(fig, height=height, width=1360, margin=dict(l=70, r=40, t=90, b=50),
+                legend=dict(orientation="h", yanchor="bottom", y=legend_y, xanchor="left", x=0, font=dict(size=13)))
     fig.update_annotations(font_size=15)
-    ax = axes_of(fig)
-    lay = {
-        "align": dict(x=dict(title="source step j"), y=dict(title="output step i", autorange="reversed")),
-        "s2s_loss": dict(x=dict(title="step"), y=dict(type="log")),
-        "s2s_acc": dict(x=dict(title="step"), y=dict(range=[0, 1.02])),
-        "length": dict(x=dict(title="source length S"), y=dict(range=[0, 1.02], title="greedy accuracy")),
-        "self": dict(x=dict(title="key j"), y=dict(title="query i", autorange="reversed")),
-        "query": dict(x=dict(title="key j"), y=dict(range=[0, 1.02], title="w_ij")),
-        "qkv": dict(x=dict(), y=dict(autorange="reversed")),
-        "lm_loss": dict(x=dict(title="step"), y=dict(title="nats")),
-        "entropy": dict(x=dict(title="key dimension k", type="log"), y=dict(title="entropy (nats)")),
-    }
-    for p, d in lay.items():
-        fig.layout[ax[p][0]].update(d["x"])
-        fig.layout[ax[p][1]].update(d["y"])
+    ax = axes_of(fig, part)
+    for p in PANELS[part]:
+        fig.layout[ax[p][0]].update(LAYOUT[p]["x"])
+        fig.layout[ax[p][1]].update(LAYOUT[p]["y"])
     return fig
 
 
 def apply(fig, traces: dict | None = None, axes: dict | None = None, ax: dict | None = None) -> None:
-    """Write ``{trace: props}`` and ``{panel: {"x": props, "y": props}}`` into ``fig``.
-    Call it inside the caller's lock / batch_update for a FigureWidget."""
+    """Write ``{trace: props}`` and ``{panel: {"x": props, "y": props}}`` into ``fig`` (all
+    names must belong to the figure's part). Call it inside the caller's lock / batch_update."""
     for name, props in (traces or {}).items():
         fig.data[INDEX[name]].update(props)
-    if axes:
-        ax = ax or axes_of(fig)
-        for p, d in axes.items():
-            if "x" in d:
-                fig.layout[ax[p][0]].update(d["x"])
-            if "y" in d:
-                fig.layout[ax[p][1]].update(d["y"])
+    for p, d in (axes or {}).items():
+        if "x" in d:
+            fig.layout[ax[p][0]].update(d["x"])
+        if "y" in d:
+            fig.layout[ax[p][1]].update(d["y"])
 
 
-def build_figure(*updates) -> go.Figure:
-    """Skeleton plus any number of ``(traces, axes)`` updates: the complete figure."""
-    fig = skeleton()
-    ax = axes_of(fig)
-    for tr, axs in updates:
-        apply(fig, tr, axs, ax)
+def split(*updates) -> dict:
+    """Merge ``(traces, axes)`` updates and group them by part: part -> (traces, axes)."""
+    out = {part: ({}, {}) for part in PANELS}
+    for traces, axes in updates:
+        for name, props in (traces or {}).items():
+            out[TRACE_PART[name]][0].setdefault(name, {}).update(props)
+        for panel, d in (axes or {}).items():
+            out[PART_OF[panel]][1].setdefault(panel, {}).update(d)
+    return {part: u for part, u in out.items() if u[0] or u[1]}
+
+
+def build_figure(part: str, *updates) -> go.Figure:
+    """Skeleton of ``part`` plus any number of ``(traces, axes)`` updates: a complete figure."""
+    fig = skeleton(part)
+    u = split(*updates).get(part)
+    if u:
+        apply(fig, *u, axes_of(fig, part))
     return fig
 
 
@@ -137,7 +174,7 @@ def _ticks(labels) -> dict:
 
 
 def _show(ch: str) -> str:
-    return {" ": "\u2423", "\n": "\u21b5"}.get(ch, ch)  # visible space and newline
+    return html.escape({" ": "\u2423", "\n": "\u21b5"}.get(ch, ch))  # visible space and newline
 
 
 def _box(i: int, j0: float, j1: float) -> dict:
@@ -186,10 +223,11 @@ def self_attention_panel(weights, tokens: str, sel: tuple[int, int]):
     T = w.shape[0]
     i, j = sel
     tr = {"self": dict(z=w.tolist(), x=list(range(T)), y=list(range(T))), "self_sel": _box(i, j, j),
-          "query": dict(x=list(range(T)), y=w[i].tolist(),
+          "query": dict(x=list(range(T)), y=w[i].tolist(), customdata=[_show(c) for c in tokens],
+                        hovertemplate="key %{x} '%{customdata}': %{y:.3f}<extra></extra>",
                         marker_color=[COLORS["rnn"] if k == j else COLORS["lstm"] for k in range(T)])}
     t = _ticks(list(tokens))
-    return tr, {"self": dict(x=t, y=t), "query": dict(x=t)}
+    return tr, {"self": dict(x=t, y=t)}
 
 
 def qkv_panel(q, k, v, tokens: str, i: int):
@@ -206,7 +244,7 @@ def qkv_panel(q, k, v, tokens: str, i: int):
     tr = {"qkv": dict(z=z, x=list(range(len(cols))), y=list(range(T)), zmin=-zmax, zmax=zmax,
                       customdata=[cols] * T, hovertemplate="%{customdata}, token %{y}: %{z:.3f}<extra></extra>"),
           "qkv_sel": _box(i, 0, len(cols) - 1)}
-    return tr, {"qkv": dict(x=ticks, y=_ticks(list(tokens)))}
+    return tr, {"qkv": dict(x=ticks)}
 
 
 def lm_curve(curve, baseline: float, max_points: int = 800):

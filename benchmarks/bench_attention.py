@@ -1,0 +1,101 @@
+"""Benchmark of the attention dashboard (issue 5).
+
+Prints: time from pressing Train (part 1, default preset, both encoder-decoders side by
+side, as in the dashboard) to 90% alignment accuracy; first render (cold kernel);
+control-to-plot latency in the browser, idle and while training; refresh rate while
+training; kernel memory.
+Run: make bench   (or .venv/bin/python benchmarks/bench_attention.py)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from browser_timing import browser, control_latency, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
+from seqviz.devices import pick_device  # noqa: E402
+from seqviz.probes.attention import alignment_accuracy  # noqa: E402
+
+NB = "06_attention_transformers.ipynb"
+
+
+def time_to_alignment(limit_s: float = 90.0):
+    """Seconds from Train to 90% alignment accuracy in the dashboard object (no browser):
+    (a) the mean over the last 20 training batches, as the progress line shows it;
+    (b) greedy decoding of held-out sources of every training length (32 each), checked every ~2 s."""
+    from widgets.attention import dashboard
+
+    d = dashboard()
+    lv = d.live
+    held = [lv.task.sample(32, torch.Generator().manual_seed(1000 + L), length=L) for L in range(4, 13)]
+    d.c["train_s2s"].click()
+    t0 = time.perf_counter()
+    first = {"batches": None, "held-out": None}
+    last_eval = 0.0
+    while time.perf_counter() - t0 < limit_s and None in first.values():
+        time.sleep(0.1)
+        now = time.perf_counter() - t0
+        al = lv.s2s.history["attention"].metrics.get("alignment", [])
+        if first["batches"] is None and len(al) >= 20 and np.mean(al[-20:]) >= 0.9:
+            first["batches"] = (now, lv.s2s.steps)
+        if first["held-out"] is None and now - last_eval >= 2.0:
+            last_eval = now
+            with lv.s2s.lock, torch.no_grad():
+                m = lv.s2s.models["attention"]
+                acc = np.mean([alignment_accuracy(m.run(p.src, n_out=p.tgt.shape[1]).weights, p.align) for p in held])
+            if acc >= 0.9:
+                first["held-out"] = (now, lv.s2s.steps)
+    d.c["stop_s2s"].click()
+    assert not [t for t in threading.enumerate() if t.name.startswith("seqviz-attention")]
+    for k, v in first.items():
+        print(f"  90% alignment accuracy ({k}): " + (f"{v[0]:.1f} s after Train, step {v[1]}" if v else
+                                                     f"not reached in {limit_s:.0f} s"))
+    h = lv.s2s.history["attention"]
+    print(f"  training speed with the dashboard refreshing: {lv.s2s.steps / h.seconds[-1] / 2:.0f} steps/s of "
+          f"compute per model ({lv.s2s.steps} steps of both models in {time.perf_counter() - t0:.0f} s wall)")
+
+
+def trace_len(page, tag):
+    return page.evaluate("t => { for (const g of document.querySelectorAll('.js-plotly-plot'))"
+                         " { const x = g.data.find(d => d.meta === t); if (x) return x.x.length; } return -1; }", tag)
+
+
+def main():
+    print(f"attention dashboard benchmark on {pick_device().label} ({os.cpu_count()} cores), torch {torch.__version__}")
+    print("time to 90% alignment accuracy, default preset (reverse 4-12 letters, GRU, B=64; "
+          "attention and bottleneck models trained side by side):")
+    time_to_alignment()
+    with serve() as base, browser() as b:
+        fr = first_render(b, base, NB, repeats=3, n_plots=2)
+        print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
+              f"all {', '.join(f'{x:.2f}' for x in fr)} s")
+        page = open_page(b, base, NB, n_plots=2)
+        page.wait_for_timeout(1500)
+        handle = slider_handle(page, "Query token i")
+        act = lambda i: handle.press("ArrowRight" if i % 14 < 7 else "ArrowLeft")  # noqa: E731
+        idle = control_latency(page, act, "query", "y", n=20)
+        print(f"control-to-plot latency, idle (Query token i slider -> query bar chart): {summary(idle)} ms")
+        page.get_by_role("button", name="Train").first.click()
+        page.wait_for_timeout(2000)
+        busy = control_latency(page, act, "query", "y", n=20)
+        print(f"control-to-plot latency, while part 1 trains: {summary(busy)} ms")
+        seen, t0 = set(), time.perf_counter()
+        while time.perf_counter() - t0 < 5:
+            seen.add(trace_len(page, "loss_att"))
+            page.wait_for_timeout(20)
+        print(f"refreshes per second while training (loss curve updates seen in the browser): {len(seen) / 5:.1f}")
+        rss = kernel_rss_mb(base.pid)
+        print(f"kernel memory (RSS) after training: {', '.join(f'{x:.0f}' for x in rss)} MB")
+        page.get_by_role("button", name="Stop").first.click()
+        page.close()
+
+
+if __name__ == "__main__":
+    main()
