@@ -266,3 +266,20 @@ def test_training_is_seeded_and_honours_stop():
     stop = threading.Event()
     stop.set()
     assert runs[0].train(stop) == "stopped" and runs[0].steps == 3
+
+
+def test_without_the_causal_mask_the_model_cheats_by_looking_at_the_next_character():
+    """Same batches, same steps: the unmasked model's loss falls far below the masked one's,
+    and some head puts most of its weight on key j = i + 1, the character to predict."""
+    data = CharData.from_text(char_corpus())
+    runs = {c: build_lm(PRESETS["default"], data, causal=c) for c in (True, False)}
+    for r in runs.values():
+        r.train(threading.Event(), max_steps=300)
+    loss = {c: np.mean(r.history["transformer"].loss[-10:]) for c, r in runs.items()}
+    assert loss[False] < 0.3 * loss[True], loss
+    x, _ = data.batch(8, 32, gen(20))
+    tr = []
+    with torch.no_grad():
+        runs[False].models["transformer"](x, trace=tr)
+    next_char = max(float(t["weights"][..., torch.arange(31), torch.arange(1, 32)].mean((0, 2)).max()) for t in tr)
+    assert next_char > 0.4, next_char
