@@ -62,3 +62,9 @@ def test_a_property_left_alone_on_one_trace_is_not_reset_on_it():
     # trace 1's x and trace 0's y must arrive as "leave alone", never as null (= reset)
     assert msg["restyle"]["x"] == [[9, 9], "__seqviz_undefined__"]
     assert msg["restyle"]["y"] == ["__seqviz_undefined__", [8]]
+
+
+def test_typed_arrays_arrive_as_plain_lists():
+    fig = go.Figure(go.Heatmap(z=np.arange(6, dtype=np.int32).reshape(2, 3), x=np.arange(3, dtype=np.int64)))
+    data = json.loads(PlotPane(fig).figure_json)["data"][0]
+    assert data["z"] == [[0, 1, 2], [3, 4, 5]] and data["x"] == [0, 1, 2]

@@ -47,7 +47,7 @@ def test_opens_with_every_view_filled(dash):
     assert len(trace(dash, "norm_other_h").y) == 20
     assert len(trace(dash, "belt_state").z) == 8  # H units shown
     assert len(trace(dash, "gate_0").z[0]) == 20
-    badge = dash.children[1].children[-1].value
+    badge = dash.children[0].children[-1].value
     assert "Computing on" in badge and ("CPU" in badge or "GPU" in badge)
     no_traceback(dash)
 

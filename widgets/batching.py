@@ -119,7 +119,7 @@ class BatchingDashboard(ipw.VBox):
                          self.status, device_badge(), self.facts, self.timing_note])
         self.fig.layout.width = None
         plot = ipw.Box([self.pane], layout=ipw.Layout(flex="1 1 auto", width="100%", min_width="700px"))
-        return [plotly_loader(), head, ipw.HBox([knobs, plot], layout=ipw.Layout(width="100%"))]
+        return [head, ipw.HBox([knobs, plot], layout=ipw.Layout(width="100%")), plotly_loader()]
 
     def _visibility(self) -> None:
         text = self.state.source == "text"

@@ -145,7 +145,7 @@ class GradientFlowDashboard(ipw.VBox):
                                   "remembers</h2>"), top, ipw.HBox([self.status]), self.progress, device_badge()])
         plots = ipw.VBox([self.panes["grad"], self.panes["curves"], self.panes["belt"]],
                          layout=ipw.Layout(min_width="920px"))
-        return [plotly_loader(), head, ipw.HBox([knobs, plots])]
+        return [head, ipw.HBox([knobs, plots]), plotly_loader()]
 
     # -- actions ----------------------------------------------------------------------
     def close_worker(self) -> None:

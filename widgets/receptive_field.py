@@ -1,7 +1,7 @@
 """Dashboard: receptive fields of dilated causal convolutions, and a TCN racing recurrent nets.
 
 ``ReceptiveFieldState`` holds the knobs (validated: any browser can send any value);
-``ReceptiveFieldDashboard`` lays out controls, one FigureWidget and the readouts,
+``ReceptiveFieldDashboard`` lays out controls, one plot pane and the readouts,
 and runs the race (``widgets.receptive_field_race``) in a background ``Worker``.
 All maths lives in ``seqviz``.
 """
@@ -13,13 +13,13 @@ import time
 
 import ipywidgets as ipw
 import numpy as np
-import plotly.graph_objects as go
 import traitlets as tl
 
 from seqviz.devices import pick_device
 from seqviz.figures import tcn as ft
 from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
+from widgets.plotpane import PlotPane, plotly_loader
 from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, locked_update, register_instance)
 from widgets.receptive_field_panels import bind, calculator_html, make_controls, parse_dilations, readout_html
@@ -88,12 +88,12 @@ class ReceptiveFieldDashboard(ipw.VBox):
         # 5 Hz: every race refresh redraws all five panels; faster starved the browser on 2 cores
         self.throttle, self.grad_throttle = Throttle(5), Throttle(0.5)
         self.refresh_times: list[float] = []  # monotonic time of every race refresh (benchmarks read it)
-        self._fig_lock = threading.Lock()
         self.status, self.c = StatusLine(), make_controls()
         self.readout = equation_box("Receptive field of this network", "")
         self.calc = equation_box("How many layers for a reach of N inputs?", "")
         self.table = ipw.HTML()
-        self.fig = ft.build_tcn_figure()  # a plain Figure until first filled (see below)
+        self.pane = PlotPane(ft.build_tcn_figure())  # light plot widget (widgets/plotpane.py)
+        self.fig, self._fig_lock = self.pane.figure, self.pane.lock
         self.race: Race | None = None
         for name, w in self.c.items():
             if name not in ("train", "reset"):
@@ -109,8 +109,6 @@ class ReceptiveFieldDashboard(ipw.VBox):
         register_instance("receptive_field", self)
         self.refresh_calculator()
         self.rebuild()
-        # Wrap once, complete: changes made to a FigureWidget before the page shows it can be lost in Voila.
-        self.fig = go.FigureWidget(self.fig)
         self.children = self._layout()
 
     def _layout(self):
@@ -122,8 +120,8 @@ class ReceptiveFieldDashboard(ipw.VBox):
         top = ipw.HBox([c["race"], c["train"], c["reset"]], layout=ipw.Layout(flex_flow="row wrap"))
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Receptive fields of dilated causal convolutions, "
                                   "and a TCN racing recurrent nets</h2>"), top, self.status, device_badge()])
-        right = ipw.VBox([self.fig, self.table], layout=ipw.Layout(flex="1 1 auto", min_width="700px"))
-        return [head, ipw.HBox([knobs, right])]
+        right = ipw.VBox([self.pane, self.table], layout=ipw.Layout(flex="1 1 auto", min_width="700px"))
+        return [head, ipw.HBox([knobs, right]), plotly_loader()]
 
     # -- actions ----------------------------------------------------------------------
     def _note(self, change) -> None:
