@@ -21,7 +21,7 @@ def z(d, name):
 
 
 def trace(d, name):
-    return d.figs[TRACE_PART[name]].data[INDEX[name]]
+    return d.panes[TRACE_PART[name]].figure.data[INDEX[name]]
 
 
 def seqviz_threads():
@@ -126,14 +126,11 @@ def test_causal_switch_and_shuffle_without_positions(d):
     no_traceback(d)
 
 
-def test_clicking_a_cell_selects_it(d):
-    class P:
-        xs, ys = [2], [4]
-    d.live.clicked(trace(d, "self"), P())
-    assert (d.state.query, d.state.key) == (4, 2)
-    d.live.clicked(trace(d, "align"), P())
-    assert (d.state.out_i, d.state.src_j) == (4, 2)
-    assert "i = 4" in d.eq_a.value
+def test_selecting_a_cell_updates_the_worked_equations(d):
+    d.c["query"].value, d.c["key"].value = 4, 2
+    assert "i = 4" in d.eq_b.value and "j = 2" in d.eq_b.value
+    d.c["out_i"].value, d.c["src_j"].value = 4, 2
+    assert "i = 4" in d.eq_a.value and "j = 2" in d.eq_a.value
 
 
 def test_training_stop_train_twice_reset_and_history(d):

@@ -1,7 +1,7 @@
 """Dashboard: attention weight matrices, from Bahdanau alignment to self-attention heads.
 
 ``AttentionState`` holds the knobs (validated: any browser can send any value);
-``AttentionDashboard`` lays out the controls, one FigureWidget and the equations,
+``AttentionDashboard`` lays out the controls, two plot panes and the equations,
 and trains either the encoder-decoders or the transformer in one ``Worker``.
 All maths lives in ``seqviz``; the refresh logic is in ``widgets.attention_live``.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 
 import ipywidgets as ipw
-import plotly.graph_objects as go
 import traitlets as tl
 
 from seqviz.data.text import clean_text
@@ -22,6 +21,7 @@ from widgets.attention_live import LiveViews
 from widgets.attention_views import bind, make_controls
 from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
+from widgets.plotpane import PlotPane, plotly_loader
 
 TEXT_CAP = 200  # characters kept from typed text
 INTS = ("snapshot", "out_i", "src_j", "layer", "head", "query", "key")
@@ -96,22 +96,22 @@ class AttentionDashboard(ipw.VBox):
         super().__init__(**kwargs)
         self.state = state or AttentionState()
         self.worker = Worker("attention")
-        self.throttle = Throttle(5)  # a redraw costs 100-300 ms in a busy browser: 10 Hz froze the page
+        self.throttle = Throttle(8)  # at most 8 a second, and never while the pane still draws the last one
         self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
-        self.locks = {part: threading.Lock() for part in fa.PANELS}  # one lock per FigureWidget
         self.status = StatusLine()
         self.progress = ipw.HTML()
         self.c = make_controls()
         self.eq_a = equation_box("Bahdanau attention, the selected cell worked out", "")
         self.eq_b = equation_box("Scaled dot-product self-attention, the selected cell worked out", "")
         self.perm_note = ipw.HTML()
-        # Two figures (see seqviz.figures.attention for the measurement), each filled with
-        # its first numbers *before* it is wrapped, once, in a FigureWidget.
-        self.figs = {part: fa.skeleton(part) for part in fa.PANELS}
+        # Two light plot panes (widgets.plotpane): plotly.js loaded once per page, each pane
+        # redrawn alone (seqviz.figures.attention says what one figure cost), updates acknowledged.
+        skeletons = {part: fa.skeleton(part) for part in fa.PANELS}
+        self.axes = {part: fa.axes_of(f, part) for part, f in skeletons.items()}
+        self.panes = {part: PlotPane(f) for part, f in skeletons.items()}
         self.live = LiveViews(self, PRESETS[preset])
         self.live.reset_s2s(first=True)
         self.live.reset_lm(first=True)
-        self.figs = {part: go.FigureWidget(f) for part, f in self.figs.items()}
         for name, w in self.c.items():
             if isinstance(w, ipw.Button):
                 continue
@@ -134,11 +134,6 @@ class AttentionDashboard(ipw.VBox):
         st.observe(on("show that text")(lambda ch: lv.new_text()), "text")
         st.observe(on("show that head")(lambda ch: lv.refresh_self()), ["layer", "head", "query", "key"])
         st.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
-        for name in ("align", "self"):
-            try:
-                self.figs[fa.TRACE_PART[name]].data[fa.INDEX[name]].on_click(on("select that cell")(lv.clicked))
-            except Exception:  # noqa: BLE001 - clicking is a convenience; the sliders do the same
-                pass
         register_instance("attention", self)
         # torch's first optimiser costs ~3.7 s of imports: pay it in the background after the
         # first render has had its start, not before the page shows and not on Train.
@@ -161,10 +156,10 @@ class AttentionDashboard(ipw.VBox):
                                    layout=ipw.Layout(width="680px")), box(self.eq_b)])
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Attention weight matrices: from Bahdanau alignment to "
                                   "self-attention heads</h2>"), self.status, self.progress, device_badge()])
-        return [head, h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"), part1,
-                self.figs["part1"],
+        return [plotly_loader(), head, h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"),
+                part1, self.panes["part1"],
                 h("2. Self-attention inside a small transformer (the Zen of Python, character by character)"),
-                part2, self.figs["part2"]]
+                part2, self.panes["part2"]]
 
     def close_worker(self) -> None:
         self.worker.stop()

@@ -129,5 +129,5 @@ class SelfAttentionViews:
         self.d.refresh_times.append(time.monotonic())
 
     def _loop_lm(self, stop: threading.Event) -> None:
-        self._loop(stop, self.lm, self.refresh_lm)
+        self._loop(stop, self.lm, self.refresh_lm, "part2")
 

@@ -34,7 +34,6 @@ class LiveViews(SelfAttentionViews):
         pr = counts[counts > 0] / counts.sum()
         self.lm_baseline = float(-(pr * pr.log()).sum())  # nats/char knowing only letter frequencies
         self.ent = {s: entropy_vs_dim(DIMS, T=preset.transformer.max_len, n=32, scaled=s) for s in (True, False)}
-        self.ax = {part: fa.axes_of(fig, part) for part, fig in dash.figs.items()}
         self.job = None
         self.shuffles = 0
         self.muted = 0  # > 0 while limits are adjusted: the refreshes that follow do the drawing
@@ -44,9 +43,8 @@ class LiveViews(SelfAttentionViews):
         """Write ``(traces, axes)`` updates, one message per figure: plotly redraws a whole
         figure per message (about 100-300 ms in a busy software-rendering browser)."""
         for part, (traces, axes) in fa.split(*updates).items():
-            fig = self.d.figs[part]
-            with self.d.locks[part], fig.batch_update():
-                fa.apply(fig, traces, axes, self.ax[part])
+            with self.d.panes[part].batch() as fig:
+                fa.apply(fig, traces, axes, self.d.axes[part])
 
     def set_limit(self, name: str, hi: int, options: bool = False) -> None:
         st, w = self.d.state, self.d.c[name]
@@ -79,13 +77,14 @@ class LiveViews(SelfAttentionViews):
         if not was:
             self.d.status.say("Nothing is training.", "info")
 
-    def _loop(self, stop, run, refresh, every=None) -> str:
+    def _loop(self, stop, run, refresh, part: str, every=None) -> str:
         t0 = time.monotonic()
 
         def on_step(_):
             if every:
                 every()
-            if self.d.throttle.ready():
+            # skip a refresh while the page still draws the last one (the pane acknowledges)
+            if not self.d.panes[part].busy and self.d.throttle.ready():
                 refresh()
             if time.monotonic() - t0 > MAX_TRAIN_S:
                 stop.set()
@@ -205,20 +204,10 @@ class LiveViews(SelfAttentionViews):
                 last[0] = run.steps
                 self.refresh_length()
 
-        self._loop(stop, run, self.refresh_s2s, every)
+        self._loop(stop, run, self.refresh_s2s, "part1", every)
         self.refresh_length()
 
     # -- shared ---------------------------------------------------------------------------------
-    def clicked(self, trace, points, _selector=None) -> None:
-        if not points.xs:
-            return
-        x, y = int(points.xs[0]), int(points.ys[0])
-        st = self.d.state
-        if trace.name == "align":
-            st.out_i, st.src_j = y, x
-        else:
-            st.query, st.key = y, x
-
     def progress_line(self) -> None:
         a, lm = self.s2s.history["attention"], self.lm.history["transformer"]
         parts = []

@@ -1,14 +1,13 @@
 """The attention dashboard's two figures: part 1 (alignment, curves, length) and
 part 2 (self-attention, q/k/v, transformer loss, entropy). Pure: panel functions
 turn numbers into ``{trace: {prop: value}}`` and ``{panel: {"x"|"y": props}}``
-updates; ``apply`` writes them into a Figure or FigureWidget (inside its
+updates; ``apply`` writes them into a go.Figure (the caller holds its lock and
 batch_update), ``build_figure`` makes a complete figure.
 
 Why two figures and not one: plotly redraws every subplot of a figure on each
 update. Measured in headless Chromium on the shared 2-core machine, a trace update
 took a median 216 ms on the single 9-panel figure, 41 ms on part 1 alone and
 20 ms on part 2 alone; the single figure froze the page while part 1 trained.
-The price is a second copy of plotly.js (about 5 MB) in the first page load.
 """
 
 from __future__ import annotations
