@@ -156,10 +156,10 @@ class AttentionDashboard(ipw.VBox):
                                    layout=ipw.Layout(width="680px")), box(self.eq_b)])
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Attention weight matrices: from Bahdanau alignment to "
                                   "self-attention heads</h2>"), self.status, self.progress, device_badge()])
-        return [plotly_loader(), head, h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"),
+        return [head, h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"),
                 part1, self.panes["part1"],
                 h("2. Self-attention inside a small transformer (the Zen of Python, character by character)"),
-                part2, self.panes["part2"]]
+                part2, self.panes["part2"], plotly_loader()]
 
     def close_worker(self) -> None:
         self.worker.stop()
