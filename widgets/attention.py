@@ -18,8 +18,8 @@ from seqviz.data.translation import TASKS
 from seqviz.figures import attention as fa
 from seqviz.training_attention import PRESETS, warm_up_optimizer
 from widgets.attention_live import LiveViews
-from widgets.attention_views import bind, make_controls
-from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.attention_views import make_controls
+from widgets.common import (StatusLine, Throttle, bind, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
 from widgets.plotpane import PlotPane, plotly_loader
 

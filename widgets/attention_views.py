@@ -17,29 +17,6 @@ from seqviz.data.translation import TASK_LABELS
 STYLE = {"description_width": "120px"}
 
 
-def bind(widget, state, name: str) -> None:
-    busy = []
-
-    def to_state(change):
-        if busy:
-            return
-        busy.append(1)
-        try:
-            setattr(state, name, change["new"])
-        finally:
-            busy.pop()
-        if widget.value != getattr(state, name):
-            widget.value = getattr(state, name)
-
-    def to_widget(change):
-        if not busy and widget.value != change["new"]:
-            widget.value = change["new"]
-
-    widget.value = getattr(state, name)
-    widget.observe(to_state, "value")
-    state.observe(to_widget, name)
-
-
 def _slider(desc: str, width: str = "330px", **kw) -> ipw.IntSlider:
     return ipw.IntSlider(description=desc, continuous_update=False, layout=ipw.Layout(width=width), style=STYLE, **kw)
 
