@@ -121,45 +121,11 @@ def profile_table(hidden: int, T: int) -> None:
           "per step")
 
 
-_ARM = """([tag, key]) => {
-  const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.data.some(t => t.meta === tag));
-  const get = () => JSON.stringify(gd.data.find(t => t.meta === tag)[key]);
-  const before = get();
-  let t0 = null;
-  const onAct = () => { if (t0 === null) t0 = performance.now(); };
-  document.addEventListener('keydown', onAct, true);
-  document.addEventListener('mousedown', onAct, true);
-  window.__latency = new Promise(resolve => {
-    const done = v => { document.removeEventListener('keydown', onAct, true);
-                        document.removeEventListener('mousedown', onAct, true); resolve(v); };
-    const tick = () => {
-      if (t0 !== null && get() !== before) done(performance.now() - t0);
-      else if (t0 !== null && performance.now() - t0 > 10000) done(-1);
-      else requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
-}"""
-
-
-def latency(page, act, tag: str, key: str = "z", n: int = 20) -> list[float]:
-    """ms from the key press / mouse down in ``act(i)`` to the first frame where trace ``tag``'s ``key``
-    differs. (Own version: the promise is parked on window, so arming it does not wait for it.)"""
-    out = []
-    for i in range(n):
-        page.evaluate(_ARM, [tag, key])
-        act(i)
-        ms = page.evaluate("() => window.__latency")
-        if ms >= 0:
-            out.append(ms)
-        page.wait_for_timeout(150)
-    return out
-
-
 def browser_table(repeats: int) -> None:
     header("Browser: first render and control-to-plot latency (Voila + headless Chromium, 1400x1000)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from browser_timing import browser, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary
+    from browser_timing import control_latency as latency
 
     nb = "01_sequences_as_tensors.ipynb"
     with serve() as base, browser() as b:

@@ -159,3 +159,22 @@ def assert_no_error_text(page):
 def screenshot(page, name: str):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+# -- helpers for widget tests (plain pytest, no browser) ---------------------------------
+
+def wait_for(cond, timeout: float = 30.0) -> bool:
+    """Poll ``cond()`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def workers_alive(prefix: str = "seqviz-") -> list:
+    """Dashboard worker threads still running (``widgets.common.Worker`` names them seqviz-...)."""
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith(prefix)]

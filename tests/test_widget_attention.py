@@ -4,7 +4,6 @@ against the equations, training start/stop/reset, no stray threads."""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from seqviz.figures.attention import INDEX, TRACE_PART
 from seqviz.models.attention import Seq2SeqConfig, build_seq2seq
 from seqviz.probes.attention import recompute_additive, recompute_self_attention
 from widgets.attention import AttentionDashboard, dashboard
+from tests.conftest import wait_for
 
 
 def z(d, name):
@@ -26,15 +26,6 @@ def trace(d, name):
 
 def seqviz_threads():
     return [t for t in threading.enumerate() if t.name.startswith("seqviz-attention")]
-
-
-def wait_for(cond, timeout=20.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")

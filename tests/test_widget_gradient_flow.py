@@ -1,21 +1,11 @@
 """The gradient-flow dashboard in plain pytest: controls, buttons, state and figure data."""
 
-import threading
-import time
 
 import pytest
 
 from seqviz.figures.gradflow import trace_index
 from widgets.gradient_flow import GradientFlowDashboard, dashboard
-
-
-def wait_for(cond, timeout=30.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.conftest import wait_for, workers_alive
 
 
 def trace(d, tag):
@@ -24,10 +14,6 @@ def trace(d, tag):
         if tag in idx:
             return pane.figure.data[idx[tag]]
     raise KeyError(tag)
-
-
-def workers_alive():
-    return [t for t in threading.enumerate() if t.name.startswith("seqviz-")]
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """The receptive-field dashboard in plain pytest: controls, buttons, state and figure data."""
 
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -9,23 +7,11 @@ import pytest
 from seqviz.figures.tcn import IDX
 from seqviz.probes import receptive as R
 from widgets.receptive_field import ReceptiveFieldDashboard, dashboard
-
-
-def wait_for(cond, timeout=30.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.conftest import wait_for, workers_alive
 
 
 def trace(d, tag):
     return d.fig.data[IDX[tag]]
-
-
-def workers_alive():
-    return [t for t in threading.enumerate() if t.name.startswith("seqviz-")]
 
 
 def no_traceback(d):

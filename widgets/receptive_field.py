@@ -20,9 +20,9 @@ from seqviz.figures import tcn as ft
 from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.common import (StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (bind, StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, locked_update, register_instance)
-from widgets.receptive_field_panels import bind, calculator_html, make_controls, parse_dilations, readout_html
+from widgets.receptive_field_panels import calculator_html, make_controls, parse_dilations, readout_html
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
 
 ARCH = ("kernel_size", "n_blocks", "schedule", "custom", "padding", "convs_per_block", "race")

@@ -27,30 +27,9 @@ def parse_dilations(text: str) -> tuple[tuple[int, ...] | None, str | None]:
     if not 1 <= len(ds) <= MAX_CUSTOM or any(not 1 <= d <= MAX_DIL for d in ds):
         return None, f"Give 1 to {MAX_CUSTOM} dilations, each from 1 to {MAX_DIL}, e.g. 1, 4, 16."
     return ds, None
+
+
 STYLE = {"description_width": "140px"}
-
-
-def bind(widget, state, name: str) -> None:
-    busy = []
-
-    def to_state(change):
-        if busy:
-            return
-        busy.append(1)
-        try:
-            setattr(state, name, change["new"])
-        finally:
-            busy.pop()
-        if widget.value != getattr(state, name):
-            widget.value = getattr(state, name)
-
-    def to_widget(change):
-        if not busy and widget.value != change["new"]:
-            widget.value = change["new"]
-
-    widget.value = getattr(state, name)
-    widget.observe(to_state, "value")
-    state.observe(to_widget, name)
 
 
 def make_controls() -> dict[str, ipw.Widget]:
