@@ -45,7 +45,8 @@ PRESETS: dict[str, GradFlowConfig] = {
         radius=1.5, optimizer="sgd", lr=0.3, T=100),
     "Exploding, tamed by gradient clipping": GradFlowConfig(
         radius=1.5, optimizer="sgd", lr=0.3, T=100, clip=1.0),
-    "Truncated BPTT (k = 30) cannot see the first marker": GradFlowConfig(tbptt=30),
+    "Truncated BPTT (k = 20): the first token is out of reach": GradFlowConfig(
+        task="recall", T=50, tbptt=20),
     "Recall the first token: where the textbook story fails": GradFlowConfig(
         task="recall", T=50, forget_bias=0.0),
 }

@@ -116,8 +116,8 @@ def test_divergence_stops_training_with_one_sentence():
 
 
 def test_presets_load_and_gru_relabels(dash):
-    dash.state.preset = "Truncated BPTT (k = 30) cannot see the first marker"
-    assert dash.state.tbptt_on and dash.state.tbptt == 30 and dash.state.T == 100
+    dash.state.preset = "Truncated BPTT (k = 20): the first token is out of reach"
+    assert dash.state.tbptt_on and dash.state.tbptt == 20 and dash.state.T == 50 and dash.state.task == "recall"
     dash.state.other = "gru"
     assert set(dash.run.models) == {"rnn", "gru"}
     assert trace(dash, "loss_other").name == "GRU"

@@ -99,7 +99,9 @@ class GradientFlowDashboard(ipw.VBox):
         self.device = pick_device().device
         self.worker = Worker("gradient-flow")
         self.throttle = Throttle(10)
-        self.belt_throttle = Throttle(2)
+        # Heatmap panes are the browser's slowest redraws: at most once a second while training,
+        # which leaves the browser time to answer the controls (measured: 313 ms -> see README).
+        self.belt_throttle, self.grad_throttle = Throttle(1), Throttle(1)
         self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
         self.status = StatusLine()
         self.progress = ipw.HTML()
@@ -280,7 +282,7 @@ class GradientFlowDashboard(ipw.VBox):
         cuts = cut_points(run.cfg.T, run.cfg.tbptt)
         task = run.task
         probe_key = (len(pr), steps[-1], tuple(cuts))
-        if force or probe_key != self._shown_probe:
+        if force or (probe_key != self._shown_probe and self.grad_throttle.ready()):
             with self.panes["grad"].batch() as fig:
                 gf.update_gradients(fig, self.idx["grad"], run.cfg.T, other, pr, po, steps, cuts)
             self._shown_probe = probe_key
