@@ -44,9 +44,14 @@ def test_plain_json_conversion():
     assert _plain({"a": np.arange(3), "b": (np.float32(1.5), float("inf"))}) == {"a": [0, 1, 2], "b": [1.5, None]}
 
 
-def test_one_loader_per_kernel_carrying_the_installed_plotly_js():
+def test_one_loader_per_kernel_sends_the_installed_plotly_js_on_request():
     a, b = plotly_loader(), plotly_loader()
-    assert a is b and len(a.source) > 1_000_000 and "Plotly" in a.source[:5000] + a.source[-5000:]
+    assert a is b
+    outbox = []
+    a.send = lambda msg: outbox.append(msg)
+    a._on_msg(a, {"type": "need-plotly"}, [])
+    src = outbox[0]["source"]
+    assert len(src) > 1_000_000 and "Plotly" in src[:5000] + src[-5000:]
 
 
 def test_a_property_left_alone_on_one_trace_is_not_reset_on_it():

@@ -7,9 +7,10 @@ first use in a kernel costs ~2 s, and one big figure is redrawn whole on every u
 training), while plotly answers every edit with the full trace deltas.
 
 Here:
-- ``PlotlyLoader``: one widget per kernel, holding plotly.js (read from the installed
-  plotly package, nothing downloaded). Every dashboard shows it (it is invisible);
-  re-showing it is harmless, and the page runs the script once.
+- plotly.js itself: in Voila the seqviz template loads it as a static file (served from
+  the installed plotly package by ``widgets.serve``, cached by the browser). Elsewhere
+  (JupyterLab) ``PlotlyLoader``, one invisible widget per kernel that every dashboard
+  shows, asks the kernel for it once and runs it.
 - ``PlotPane(fig)``: a pane per group of views. ``pane.figure`` is a ``go.Figure``
   that forwards every change (``batch_update``, ``trace.update``, layout assignment)
   to the browser as one ``Plotly.update`` message, which only redraws that pane.
@@ -52,13 +53,18 @@ function ensurePlotly() {
 
 async function renderLoader({ model, el }) {
   el.style.display = "none";
-  if (globalThis.Plotly || globalThis.__seqvizPlotlyInjected) return;
-  globalThis.__seqvizPlotlyInjected = true;
-  // plotly.min.js is a UMD bundle: hide AMD/CommonJS globals so it sets window.Plotly.
-  const src = "(function(define, module, exports){" + model.get("source") + "\n}).call(window);";
-  const s = document.createElement("script");
-  s.textContent = src;
-  document.head.appendChild(s);
+  // In Voila the seqviz template loads plotly.js with a plain <script> (cached by the browser);
+  // elsewhere (JupyterLab) the kernel sends the installed plotly.js once, on request.
+  if (globalThis.Plotly || globalThis.__seqvizPlotlyRequested) return;
+  globalThis.__seqvizPlotlyRequested = true;
+  model.on("msg:custom", (msg) => {
+    if (!msg.source || globalThis.Plotly) return;
+    // plotly.min.js is a UMD bundle: hide AMD/CommonJS globals so it sets window.Plotly.
+    const s = document.createElement("script");
+    s.textContent = "(function(define, module, exports){" + msg.source + "\n}).call(window);";
+    document.head.appendChild(s);
+  });
+  model.send({ type: "need-plotly" });
 }
 
 async function renderPane({ model, el }) {
@@ -103,9 +109,20 @@ class _Widget(anywidget.AnyWidget):
 
 
 class PlotlyLoader(_Widget):
-    """Holds plotly.js; one per kernel (``plotly_loader()``)."""
+    """Sends the installed plotly.js to a page that does not have it yet; one per kernel."""
 
-    source = tl.Unicode("").tag(sync=True)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.on_msg(self._on_msg)
+
+    def _on_msg(self, _widget, content, _buffers):
+        if isinstance(content, dict) and content.get("type") == "need-plotly":
+            self.send({"source": plotly_js()})
+
+
+def plotly_js() -> str:
+    """The plotly.js bundle that ships inside the installed plotly package (nothing downloaded)."""
+    return _PLOTLY_JS.read_text(encoding="utf-8")
 
 
 _loader: PlotlyLoader | None = None
@@ -117,7 +134,7 @@ def plotly_loader() -> PlotlyLoader:
     global _loader
     with _loader_lock:
         if _loader is None:
-            _loader = PlotlyLoader(role="loader", source=_PLOTLY_JS.read_text(encoding="utf-8"))
+            _loader = PlotlyLoader(role="loader")
         return _loader
 
 

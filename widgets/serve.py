@@ -14,10 +14,26 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+STATIC = ROOT / "share" / "jupyter" / "voila" / "templates" / "seqviz" / "static"
+
+
+def install_static_plotly() -> Path:
+    """Copy the installed plotly package's plotly.min.js next to the template (git-ignored),
+    so pages load it as a cached static file instead of through the kernel."""
+    from widgets.plotpane import _PLOTLY_JS
+
+    dest = STATIC / "plotly.min.js"
+    if not dest.exists() or dest.stat().st_size != _PLOTLY_JS.stat().st_size:
+        STATIC.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_PLOTLY_JS, dest)
+    return dest
 
 
 def voila_env(base: dict | None = None) -> dict:
@@ -35,6 +51,7 @@ def voila_command(port: int = 8866, root: str | Path = ROOT / "lessons", cull_af
     """``preheat=N`` keeps N executed kernels ready per notebook (Voila's pool): the first N
     visitors of each dashboard skip kernel start and notebook execution, at ~0.4 GB each."""
     pool = ["--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else []
+    install_static_plotly()
     return [
         sys.executable, "-m", "voila", str(root),
         "--no-browser",
