@@ -146,6 +146,26 @@ def plot_data(page, index: int = 0):
               (k, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v))""", index))
 
 
+def wait_until(page, fn, timeout: float = 90.0) -> bool:
+    """Poll ``fn()`` every 200 ms of page time until it is true, or give up after ``timeout`` s.
+    A plot caught mid-update (a trace not there yet) counts as "not yet"."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            if fn():
+                return True
+        except (StopIteration, KeyError, IndexError, TypeError):
+            pass
+        page.wait_for_timeout(200)
+    return False
+
+
+def by_meta(page, tag: str) -> dict:
+    """The trace tagged ``tag`` (its ``meta``) in whichever plot of the page holds it."""
+    n = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
+    return next(t for i in range(n) for t in plot_data(page, i) if t.get("meta") == tag)
+
+
 def page_text(page) -> str:
     return page.evaluate("document.body.innerText")
 

@@ -3,30 +3,12 @@ switch and typed text change them from the browser, training grows the curves.""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.conftest import SHOTS, assert_no_error_text, open_dashboard, plot_data, screenshot
+from tests.conftest import by_meta, wait_until, SHOTS, assert_no_error_text, open_dashboard, screenshot
 
 pytestmark = pytest.mark.browser
 LESSON = "06_attention_transformers.ipynb"
-
-
-def by_meta(page, tag):
-    return next(t for i in (0, 1) for t in plot_data(page, i) if t.get("meta") == tag)
-
-
-def wait_until(page, fn, timeout=60.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        try:
-            if fn():
-                return True
-        except (StopIteration, KeyError, IndexError, TypeError):
-            pass
-        page.wait_for_timeout(200)
-    return False
 
 
 def upper(z):

@@ -1,26 +1,10 @@
 """The gradient-flow lessons in a real headless Chromium through Voila."""
 
-import time
-
 import pytest
 
-from tests.conftest import assert_no_error_text, open_dashboard, plot_data, screenshot
+from tests.conftest import by_meta, wait_until, assert_no_error_text, open_dashboard, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def by_meta(page, tag):
-    n = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
-    return next(t for i in range(n) for t in plot_data(page, i) if t.get("meta") == tag)
-
-
-def wait_until(page, fn, timeout=60.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if fn():
-            return True
-        page.wait_for_timeout(250)
-    return False
 
 
 @pytest.mark.parametrize("notebook", ["03_rnn_bptt.ipynb", "04_lstm_gru.ipynb"])

@@ -1,30 +1,15 @@
 """The receptive-field lesson in a real headless Chromium through Voila."""
 
-import time
-
 import pytest
 
-from tests.conftest import assert_no_error_text, open_dashboard, plot_data, screenshot
+from tests.conftest import by_meta, wait_until, assert_no_error_text, open_dashboard, screenshot
 
 pytestmark = pytest.mark.browser
 NOTEBOOK = "05_convolutions_tcn.ipynb"
 
 
-def by_meta(page, tag):
-    return next(t for t in plot_data(page) if t.get("meta") == tag)
-
-
 def values(trace, key):
     return [v for v in (trace.get(key) or []) if v is not None]
-
-
-def wait_until(page, fn, timeout=90.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if fn():
-            return True
-        page.wait_for_timeout(250)
-    return False
 
 
 def test_receptive_field_dashboard_in_the_browser(voila_url, page):
