@@ -98,7 +98,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.state = state or GradientFlowState()
         self.device = pick_device().device
         self.worker = Worker("gradient-flow")
-        self.throttle = Throttle(10)
+        self.throttle = Throttle(6)  # curves: >= 5 refreshes/s, and the browser keeps time for the controls
         # Heatmap panes are the browser's slowest redraws: at most once a second while training,
         # which leaves the browser time to answer the controls (measured: 313 ms -> see README).
         self.belt_throttle, self.grad_throttle = Throttle(1), Throttle(1)
@@ -269,7 +269,7 @@ class GradientFlowDashboard(ipw.VBox):
         return self.panes["curves"].busy or self.panes["grad"].busy
 
     def refresh(self, force: bool = False) -> None:
-        """Push the latest numbers to the figure: at most ~10 times a second, never faster
+        """Push the latest numbers to the figure: at most ~6 times a second, never faster
         than the browser draws them, and the gradient views only when a new probe exists."""
         if not force and (self._browser_busy() or not self.throttle.ready()):
             return

@@ -148,7 +148,8 @@ def build_belt_figure(T: int, other: str = "lstm", height: int = 900, width: int
                                  hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r, col=c)
     for r, c in ((1, 1), *GATE_SLOTS):
         fig.update_xaxes(title_text="time step t", row=r, col=c)
-        fig.update_yaxes(title_text="unit", row=r, col=c)
+        if c == 1:  # the right-hand panels share the left ones' rows; a second title would crowd the gap
+            fig.update_yaxes(title_text="unit", row=r, col=c)
     doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2, 3)]
     apply_theme(
         fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
