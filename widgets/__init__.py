@@ -5,7 +5,7 @@ No maths here: everything a dashboard shows comes from ``seqviz``.
 
 import sys
 
-# Kernel start-up: plotly's FigureWidget imports nbformat, which imports jsonschema,
+# Kernel start-up: plotly.io (used by the plot panes) imports nbformat, which imports jsonschema,
 # which imports the optional IRI checker ``rfc3987_syntax`` if it is installed (it is,
 # for jupyter-events). That module builds a parser grammar at import time: 2-7 s of
 # every dashboard's first render, measured with `python -X importtime`. Nothing in a
