@@ -7,7 +7,7 @@ turns it into a ``seqviz.training.Run``. The lesson notebooks call these too.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -102,10 +102,3 @@ def per_step_gradient_norms(cell: str = "rnn", T: int = 100, hidden: int = 32, r
         out["dL/dc_t"] = p.c_norms
     return out
 
-
-def describe(cfg: GradFlowConfig) -> dict:
-    return asdict(cfg)
-
-
-def with_changes(cfg: GradFlowConfig, **changes) -> GradFlowConfig:
-    return replace(cfg, **changes)
