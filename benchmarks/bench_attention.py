@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from browser_timing import browser, control_latency, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
+from browser_timing import browser, control_latency, first_render, refresh_rate, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
 from seqviz.devices import pick_device  # noqa: E402
 from seqviz.probes.attention import alignment_accuracy  # noqa: E402
 
@@ -62,11 +62,6 @@ def time_to_alignment(limit_s: float = 90.0):
           f"compute per model ({lv.s2s.steps} steps of both models in {time.perf_counter() - t0:.0f} s wall)")
 
 
-def trace_len(page, tag):
-    return page.evaluate("t => { for (const g of document.querySelectorAll('.js-plotly-plot'))"
-                         " { const x = g.data.find(d => d.meta === t); if (x) return x.x.length; } return -1; }", tag)
-
-
 def main():
     print(f"attention dashboard benchmark on {pick_device().label} ({os.cpu_count()} cores), torch {torch.__version__}")
     print("time to 90% alignment accuracy, default preset (reverse 4-12 letters, GRU, B=64; "
@@ -86,11 +81,8 @@ def main():
         page.wait_for_timeout(2000)
         busy = control_latency(page, act, "query", "y", n=20)
         print(f"control-to-plot latency, while part 1 trains: {summary(busy)} ms")
-        seen, t0 = set(), time.perf_counter()
-        while time.perf_counter() - t0 < 5:
-            seen.add(trace_len(page, "loss_att"))
-            page.wait_for_timeout(20)
-        print(f"refreshes per second while training (loss curve updates seen in the browser): {len(seen) / 5:.1f}")
+        rate = refresh_rate(page, "loss_att")
+        print(f"refreshes per second while training (loss curve updates seen in the browser): {rate:.1f}")
         rss = kernel_rss_mb(base.pid)
         print(f"kernel memory (RSS) after training: {', '.join(f'{x:.0f}' for x in rss)} MB")
         page.get_by_role("button", name="Stop").first.click()

@@ -15,7 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from browser_timing import browser, control_latency, first_render, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
+from browser_timing import browser, control_latency, first_render, refresh_rate, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
 from seqviz.devices import configure_threads, pick_device  # noqa: E402
 from seqviz.experiments import GradFlowConfig, build_gradflow_run  # noqa: E402
 
@@ -42,11 +42,6 @@ def probe_cost():
               f"{(p - f) / f:.1f} fused steps; at one probe every {cfg.probe_every} steps: +{amort:.0f}% training time")
 
 
-def trace_len(page, tag):
-    return page.evaluate("t => { for (const g of document.querySelectorAll('.js-plotly-plot'))"
-                         " { const x = g.data.find(d => d.meta === t); if (x) return x.x.length; } return -1; }", tag)
-
-
 def main():
     print(f"gradient-flow dashboard benchmark on {pick_device().label} ({os.cpu_count()} cores), torch {torch.__version__}")
     print("probe cost vs a fused training step (default preset: adding, T=100, H=32, B=32; probe: 8 sequences, float64):")
@@ -67,11 +62,8 @@ def main():
         busy = control_latency(page, act, "belt_keys", "x", n=20)
         print(f"control-to-plot latency, while training: {summary(busy)} ms")
         # Refresh rate: distinct loss-curve lengths seen in the page over 5 s.
-        seen, t0 = set(), time.perf_counter()
-        while time.perf_counter() - t0 < 5:
-            seen.add(trace_len(page, "loss_rnn"))
-            page.wait_for_timeout(20)
-        print(f"refreshes per second while training (loss curve updates seen in the browser): {len(seen) / 5:.1f}")
+        rate = refresh_rate(page, "loss_rnn")
+        print(f"refreshes per second while training (loss curve updates seen in the browser): {rate:.1f}")
         rss = kernel_rss_mb(base.pid)
         print(f"kernel memory (RSS) after training: {', '.join(f'{x:.0f}' for x in rss)} MB")
         page.get_by_role("button", name="Pause").click()

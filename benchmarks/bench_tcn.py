@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
-from browser_timing import browser, control_latency, first_render, open_page, serve, slider_handle, summary  # noqa: E402
+from browser_timing import browser, control_latency, first_render, kernel_rss_mb, refresh_rate, open_page, serve, slider_handle, summary  # noqa: E402
 from seqviz.devices import configure_threads, pick_device  # noqa: E402
 from seqviz.models.tcn import TCNConfig, build_tcn, doubling  # noqa: E402
 from seqviz.probes.receptive import input_gradient, receptive_field  # noqa: E402
@@ -99,23 +99,6 @@ def shrunk_tcn(seconds: float = 20.0):
           f"predicted floor {race.floor:.4f}; target {preset.target}")
 
 
-def trace_len(page, tag):
-    return page.evaluate("t => { for (const g of document.querySelectorAll('.js-plotly-plot'))"
-                         " { const x = g.data.find(d => d.meta === t); if (x) return (x.x || []).length; } return -1; }",
-                         tag)
-
-
-def kernel_rss_mb():
-    import psutil
-
-    out = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "ipykernel" in cmd and any(f"--port={PORT}" in " ".join(a.cmdline()) for a in p.parents()):
-            out.append(p.memory_info().rss / 2 ** 20)
-    return out
-
-
 def browser_part():
     with serve(PORT) as base, browser() as b:
         fr = first_render(b, base, NB, repeats=3)
@@ -128,15 +111,12 @@ def browser_part():
         print(f"control-to-plot latency, idle (Output position t -> diagram, gradients, causality): {summary(idle)} ms")
         page.get_by_role("button", name="Train").click()
         page.wait_for_timeout(2000)
-        seen, t0 = set(), time.perf_counter()
-        while time.perf_counter() - t0 < 5:
-            seen.add(trace_len(page, "loss_rnn"))
-            page.wait_for_timeout(20)
-        print(f"refreshes per second while racing (loss curve updates seen in the browser): {len(seen) / 5:.1f}")
+        rate = refresh_rate(page, "loss_rnn")
+        print(f"refreshes per second while racing (loss curve updates seen in the browser): {rate:.1f}")
         busy = control_latency(page, act, "active", "x", n=20)
         print(f"control-to-plot latency, while racing (the race stops itself after 60 s): {summary(busy)} ms")
         try:
-            print(f"kernel memory (RSS) while racing: {', '.join(f'{x:.0f}' for x in kernel_rss_mb())} MB")
+            print(f"kernel memory (RSS) while racing: {', '.join(f'{x:.0f}' for x in kernel_rss_mb(base.pid))} MB")
         except Exception as e:  # noqa: BLE001
             print(f"kernel memory: not measured ({e})")
         if page.get_by_role("button", name="Stop").count():

@@ -153,6 +153,18 @@ def slider_handle(page, description: str):
     return page.locator(".widget-slider", has=page.locator(f"label:text-is('{description}')")).locator(".noUi-handle")
 
 
+def refresh_rate(page, tag: str, seconds: float = 5.0) -> float:
+    """Updates per second of trace ``tag`` seen by the page: distinct lengths of its x over ``seconds``
+    (so this counts redraws that reached the browser, not messages the kernel sent)."""
+    js = ("t => { for (const g of document.querySelectorAll('.js-plotly-plot'))"
+          " { const x = g.data.find(d => d.meta === t); if (x) return (x.x || []).length; } return -1; }")
+    seen, t0 = set(), time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        seen.add(page.evaluate(js, tag))
+        page.wait_for_timeout(20)
+    return len(seen) / seconds
+
+
 def summary(xs: list[float]) -> str:
     if not xs:
         return "no samples"
