@@ -117,8 +117,9 @@ class BatchingDashboard(ipw.VBox):
         ], layout=ipw.Layout(width="350px", min_width="350px"))
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Sequences as tensors: padding, masking and packing</h2>"),
                          self.status, device_badge(), self.facts, self.timing_note])
-        self.fig.layout.width = None
-        plot = ipw.Box([self.pane], layout=ipw.Layout(flex="1 1 auto", width="100%", min_width="700px"))
+        # The figure keeps the builder's fixed width: a plot pane drawn before its container has
+        # a size would otherwise shrink to it (panels 300 px wide, titles overlapping).
+        plot = ipw.Box([self.pane], layout=ipw.Layout(flex="1 1 auto", min_width="960px"))
         return [head, ipw.HBox([knobs, plot], layout=ipw.Layout(width="100%")), plotly_loader()]
 
     def _visibility(self) -> None:
