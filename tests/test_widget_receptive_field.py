@@ -4,14 +4,18 @@
 import numpy as np
 import pytest
 
-from seqviz.figures.tcn import IDX
+from seqviz.figures.tcn import PANES
 from seqviz.probes import receptive as R
 from widgets.receptive_field import ReceptiveFieldDashboard, dashboard
 from tests.conftest import wait_for, workers_alive
 
 
 def trace(d, tag):
-    return d.fig.data[IDX[tag]]
+    """The trace tagged ``tag`` (its meta), searched in every pane as a browser would."""
+    found = [tr for p in d.panes.values() for tr in p.figure.data if tr.meta == tag]
+    assert len(found) == 1, f"{len(found)} traces tagged {tag!r}"
+    assert found[0] is d.trace(tag)
+    return found[0]
 
 
 def no_traceback(d):
@@ -89,6 +93,27 @@ def test_bad_values_from_the_browser_are_corrected_and_explained(dash, name, val
     assert dash.status.text and "Traceback" not in dash.status.value
     assert dash.status.text != "" and any(w in dash.status.text for w in ("must", "Unknown", "Give", "Type"))
     assert len(trace(dash, "active").x) > 0  # nothing lost
+
+
+def test_three_panes_each_with_its_own_traces(dash):
+    assert list(dash.panes) == ["diagram", "probe", "race"]
+    for name, pane in dash.panes.items():
+        assert [tr.meta for tr in pane.figure.data] == list(PANES[name])
+        assert pane.snapshot()["data"][0]["meta"] == PANES[name][0]  # what a browser view starts from
+    right = dash.children[1].children[1]
+    assert list(right.children[:3]) == [dash.panes["diagram"], dash.panes["probe"], dash.panes["race"]]
+    # the slider's pane stays tiny: one subplot, no colour bar
+    diagram = dash.panes["diagram"].figure
+    assert "xaxis2" not in diagram.layout and not any(getattr(tr, "showscale", False) for tr in diagram.data)
+
+
+def test_moving_t_changes_the_diagram_gradients_and_causality_not_the_race(dash):
+    race_before = dash.panes["race"].snapshot()
+    dash.c["t"].value = 40
+    assert trace(dash, "output").x == (40,) and len(trace(dash, "active").x) == 41
+    assert max(trace(dash, "analytic").x) == 40 and seen_in_heat(dash, 1)[-1] == 40
+    assert list(trace(dash, "cut").x) == [40.5, 40.5]
+    assert dash.panes["race"].snapshot() == race_before
 
 
 def test_calculator_gives_the_lectures_wavenet_answer_and_flags_disagreement(dash):

@@ -1,7 +1,7 @@
 """Dashboard: receptive fields of dilated causal convolutions, and a TCN racing recurrent nets.
 
 ``ReceptiveFieldState`` holds the knobs (validated: any browser can send any value);
-``ReceptiveFieldDashboard`` lays out controls, one plot pane and the readouts,
+``ReceptiveFieldDashboard`` lays out controls, three plot panes and the readouts,
 and runs the race (``widgets.receptive_field_race``) in a background ``Worker``.
 All maths lives in ``seqviz``.
 """
@@ -21,7 +21,7 @@ from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
 from widgets.plotpane import PlotPane, plotly_loader
 from widgets.common import (bind, StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
-                            guarded, locked_update, register_instance)
+                            guarded, register_instance)
 from widgets.receptive_field_panels import calculator_html, make_controls, parse_dilations, readout_html
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
 
@@ -85,15 +85,18 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.state = state or ReceptiveFieldState()
         self.device = pick_device().device
         self.worker = Worker("receptive-field")
-        # 5 Hz: every race refresh redraws all five panels; faster starved the browser on 2 cores
-        self.throttle, self.grad_throttle = Throttle(5), Throttle(0.5)
+        # Race curves at most 6 a second (>= 5 seen in the browser); they redraw only the race pane.
+        # The trained-gradient row (a heatmap, and a backward pass) every 2 s.
+        self.throttle, self.grad_throttle = Throttle(6), Throttle(0.5)
         self.refresh_times: list[float] = []  # monotonic time of every race refresh (benchmarks read it)
         self.status, self.c = StatusLine(), make_controls()
         self.readout = equation_box("Receptive field of this network", "")
         self.calc = equation_box("How many layers for a reach of N inputs?", "")
         self.table = ipw.HTML()
-        self.pane = PlotPane(ft.build_tcn_figure())  # light plot widget (widgets/plotpane.py)
-        self.fig, self._fig_lock = self.pane.figure, self.pane.lock
+        # Three light plot panes (widgets/plotpane.py), each redrawn alone: plotly.js redraws every
+        # subplot of a figure on any change, so the "Output position t" slider's diagram gets a pane
+        # of its own, and the race's refreshes never redraw the diagram (seqviz/figures/tcn.py).
+        self.panes = {k: PlotPane(f) for k, f in ft.build_tcn_figures().items()}
         self.race: Race | None = None
         for name, w in self.c.items():
             if name not in ("train", "reset"):
@@ -120,7 +123,9 @@ class ReceptiveFieldDashboard(ipw.VBox):
         top = ipw.HBox([c["race"], c["train"], c["reset"]], layout=ipw.Layout(flex_flow="row wrap"))
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Receptive fields of dilated causal convolutions, "
                                   "and a TCN racing recurrent nets</h2>"), top, self.status, device_badge()])
-        right = ipw.VBox([self.pane, self.table], layout=ipw.Layout(flex="1 1 auto", min_width="700px"))
+        p = self.panes
+        right = ipw.VBox([p["diagram"], p["probe"], p["race"], self.table],
+                         layout=ipw.Layout(flex="1 1 auto", min_width="700px"))
         return [head, ipw.HBox([knobs, right]), plotly_loader()]
 
     # -- actions ----------------------------------------------------------------------
@@ -191,32 +196,38 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.calc.value = self.calc.value.split("</div>", 1)[0] + "</div>" + calculator_html(
             self.state.calc_reach, self.state.calc_k) + "</div>"
 
+    def trace(self, name: str):
+        """The trace called ``name`` (its ``meta``), in whichever pane holds it."""
+        return ft.trace({k: p.figure for k, p in self.panes.items()}, name)
+
     def refresh_structure(self, full: bool = True) -> None:
         """Diagram, gradients and causality for output t; ``full`` also redraws what does not
-        depend on t (grid, parameter curves, readout)."""
+        depend on t (grid, parameter curves, readout). The diagram goes out first, in its own
+        small pane, before the gradients are computed: the slider's answer is not kept waiting."""
         s, r = self.state, self.race
         cfg = r.tcn_cfg
         L, t = r.task.seq_len(r.preset.T), min(s.t, r.task.seq_len(r.preset.T) - 1)
         diag = rcp.dependency_diagram(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, L, t)
+        with self.panes["diagram"].batch() as fig:
+            ft.update_diagram(fig, diag, t, cfg.convs_per_block, nodes=full)
         lags = rcp.dependency_lags(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding)
         positions = [t - g for g in lags if 0 <= t - g < L]
         untrained = rcp.input_gradient(self.untrained, L, t, seed=1, batch=8)
         self.trained_grad = self._trained_gradient(t)
         delta = rcp.causality_check(self.untrained, L, t, seed=2)
-        with locked_update(self.fig, self._fig_lock):
-            ft.update_diagram(self.fig, diag, t, cfg.convs_per_block, nodes=full)
-            ft.update_gradients(self.fig, untrained, self.trained_grad, positions)
-            ft.update_causality(self.fig, delta, t)
-            if full:
-                hidden_params = len(cfg.dilations) * cfg.convs_per_block * rcp.conv_params(
-                    cfg.channels, cfg.channels, cfg.kernel_size)
-                ft.update_params(self.fig, rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2),
-                                 (r.rf, hidden_params), r.reach)
+        with self.panes["probe"].batch() as fig:
+            ft.update_gradients(fig, untrained, self.trained_grad, positions)
+            ft.update_causality(fig, delta, t)
         before = float(np.max(delta[: t + 1]))
         self.causal_note = ("no output at or before t moved (exactly 0)" if before == 0 else
                             f"outputs at or before t moved by up to {before:.2g}: centred padding reads the future")
         if not full:
             return
+        hidden_params = len(cfg.dilations) * cfg.convs_per_block * rcp.conv_params(
+            cfg.channels, cfg.channels, cfg.kernel_size)
+        with self.panes["race"].batch() as fig:
+            ft.update_params(fig, rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2),
+                             (r.rf, hidden_params), r.reach)
         self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(
             cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, r.rf, lags, rcp.holes(lags),
             r.past, r.reach, r.task.name, r.floor, r.task.metric) + "</div>"
@@ -229,21 +240,28 @@ class ReceptiveFieldDashboard(ipw.VBox):
         with run.lock:
             return rcp.input_gradient(run.models["tcn"], r.task.seq_len(r.preset.T), t, seed=1, batch=8)
 
+    def _browser_busy(self) -> bool:
+        """True while the browser still draws our last race update, or the slider's diagram
+        (each pane acknowledges its updates): a race refresh then waits for the next step
+        rather than queue behind it. Without an answer in 2 s (no browser) we send anyway."""
+        return self.panes["race"].busy or self.panes["diagram"].busy
+
     def refresh_race(self, force: bool = False) -> None:
-        """Loss curves and the table, at most 5 times a second; the trained gradient every 2 s."""
-        if not self.throttle.ready(force):
+        """Loss curves and the table, at most 6 times a second; the trained gradient every 2 s."""
+        if not force and (self._browser_busy() or not self.throttle.ready()):
             return
         r = self.race
         hist = {k: r.history(k) for k in ft.RACERS}
         x_max = max([h.seconds[-1] for h in hist.values() if h.seconds] + [1.0])
         grad = None
-        if (force or self.grad_throttle.ready()) and r.history("tcn").loss:
+        if (force or (not self.panes["probe"].busy and self.grad_throttle.ready())) and r.history("tcn").loss:
             grad = self._trained_gradient(min(self.state.t, r.task.seq_len(r.preset.T) - 1))
-        with locked_update(self.fig, self._fig_lock):
-            ft.update_race(self.fig, hist, r.preset.target, r.floor if r.floor > 0 else None,
+        with self.panes["race"].batch() as fig:
+            ft.update_race(fig, hist, r.preset.target, r.floor if r.floor > 0 else None,
                            r.task.baseline_loss(r.preset.T), x_max)
-            if grad is not None:
-                ft.update_trained_gradient(self.fig, grad)
+        if grad is not None:
+            with self.panes["probe"].batch() as fig:
+                ft.update_trained_gradient(fig, grad)
         self.table.value = results_table(r) + (f"<div style='font-size:14px;color:#444'>wall clock {r.wall:.1f} s · "
                                                f"causality: {self.causal_note}</div>")
         self.refresh_times.append(time.monotonic())

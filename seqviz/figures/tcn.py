@@ -1,11 +1,17 @@
-"""The receptive-field dashboard's figure: one plotly figure, five panels.
+"""The receptive-field dashboard's figures: three small plotly figures, five panels.
 
-  row 1  the layered diagram: which units output t depends on, down to the inputs
-  row 2  measured |d y_t / d x_s| (untrained, trained) under the analytic set | causality check
-  row 3  the race's loss curves                                             | parameters vs reach
+  "diagram"  the layered diagram: which units output t depends on, down to the inputs
+  "probe"    measured |d y_t / d x_s| (untrained, trained) under the analytic set | causality check
+  "race"     the race's loss curves                                            | parameters vs reach
 
-``build_tcn_figure`` makes every trace once (fixed order, see ``ORDER``); the
-``update_*`` functions change data in place, on a ``go.Figure`` or a ``go.FigureWidget``.
+Three figures, each in its own plot pane (``widgets/plotpane.py``), because plotly.js redraws
+every subplot of a figure on any data change: one five-panel figure took ~85-100 ms per
+"Output position t" step in the browser, the one-panel diagram redraws alone in a fraction of
+that, and the race's 5 Hz refreshes no longer redraw the diagram and the heatmap.
+
+``build_tcn_figures`` makes every trace once (fixed order per figure, see ``PANES``; each
+trace's ``meta`` is its name); ``IDX[name]`` is its position in its own figure, ``PANE_OF[name]``
+which figure holds it. The ``update_*`` functions change data in place on that figure.
 """
 
 from __future__ import annotations
@@ -20,21 +26,25 @@ from seqviz.probes.receptive import Diagram
 RACERS = ("tcn", "gru", "lstm", "rnn")
 DESIGNS = ("dilated, k=2", "dilated, k=3", "undilated, k=3", "one layer, kernel k")
 DESIGN_COLORS = (COLORS["tcn"], COLORS["lstm"], COLORS["accent"], COLORS["baseline"])
-ORDER = (
-    "nodes", "conv_edges", "skip_edges", "active", "holes", "output",  # row 1
-    "heat", "analytic",  # row 2, left
-    "delta", "cut",  # row 2, right
-    *(f"loss_{m}" for m in RACERS), "threshold", "floor", "baseline",  # row 3, left
-    *(f"design_{i}" for i in range(len(DESIGNS))), "current", "reach",  # row 3, right
-)
-IDX = {name: i for i, name in enumerate(ORDER)}
-TITLES = (
-    "What output t depends on (lit), down to the inputs; ✕ = an input it skips",
-    "Measured log10 |∂y<sub>t</sub>/∂x<sub>s</sub>| (blank = 0)",
-    "Causality: |Δy<sub>s</sub>| if inputs after t change",
-    "Race: loss (mean of last 10 steps)",
-    "Parameters vs receptive field",
-)
+PANES = {
+    "diagram": ("nodes", "conv_edges", "skip_edges", "active", "holes", "output"),
+    "probe": ("heat", "analytic",  # left
+              "delta", "cut"),  # right
+    "race": (*(f"loss_{m}" for m in RACERS), "threshold", "floor", "baseline",  # left
+             *(f"design_{i}" for i in range(len(DESIGNS))), "current", "reach"),  # right
+}
+ORDER = tuple(name for names in PANES.values() for name in names)
+PANE_OF = {name: pane for pane, names in PANES.items() for name in names}
+IDX = {name: i for names in PANES.values() for i, name in enumerate(names)}  # position in its own figure
+TITLES = {
+    "diagram": ("What output t depends on (lit), down to the inputs; ✕ = an input it skips",),
+    "probe": ("Measured log10 |∂y<sub>t</sub>/∂x<sub>s</sub>| (blank = 0)",
+              "Causality: |Δy<sub>s</sub>| if inputs after t change"),
+    "race": ("Race: loss (mean of last 10 steps)", "Parameters vs receptive field"),
+}
+HEIGHTS = {"diagram": 480, "probe": 330, "race": 560}
+MARGIN = dict(l=150, r=20, t=50, b=70)  # the same left margin in every pane: the x axes line up
+LEGEND_DROP = 82  # px from the race panels' bottom edge to their legend (below the x titles)
 
 
 def row_labels(dilations: list[int], convs_per_block: int) -> list[str]:
@@ -47,76 +57,99 @@ def row_labels(dilations: list[int], convs_per_block: int) -> list[str]:
     return labels
 
 
-def build_tcn_figure(height: int = 1280, width: int | None = 1000) -> go.Figure:
-    """Every trace of the dashboard, empty; fill with the ``update_*`` functions."""
-    fig = make_subplots(rows=3, cols=2, specs=[[{"colspan": 2}, None], [{}, {}], [{}, {}]],
-                        row_heights=[0.40, 0.22, 0.38], vertical_spacing=0.085, horizontal_spacing=0.09,
-                        subplot_titles=TITLES)
-    line = lambda c, w=1.5, dash=None: dict(color=c, width=w, dash=dash)  # noqa: E731
-    add = lambda tr, r, c: fig.add_trace(tr, row=r, col=c)  # noqa: E731
+def trace(figs: dict, name: str):
+    """The trace called ``name`` in a dict of the three figures (keyed like ``PANES``)."""
+    return figs[PANE_OF[name]].data[IDX[name]]
+
+
+def _line(c, w=1.5, dash=None):
+    return dict(color=c, width=w, dash=dash)
+
+
+def _diagram_figure(width: int | None) -> go.Figure:
+    fig = make_subplots(rows=1, cols=1, subplot_titles=TITLES["diagram"])
+    add = fig.add_trace
     # Units as one heatmap (lit = 1): a thousand SVG markers made every redraw slow in the browser.
     add(go.Heatmap(name="unit", x=[0], y=[0], z=[[0]], zmin=0, zmax=1, showscale=False, xgap=3, ygap=16,
                    colorscale=[[0, "#dcdcdc"], [0.5, "#dcdcdc"], [0.5, COLORS["tcn"]], [1, COLORS["tcn"]]],
-                   hovertemplate="row %{y}, position %{x}<extra></extra>"), 1, 1)
-    add(go.Scatter(name="convolution tap", mode="lines", line=line(COLORS["tcn"], 1), hoverinfo="skip",
-                   showlegend=False), 1, 1)
-    add(go.Scatter(name="residual skip", mode="lines", line=line(COLORS["accent"], 1.5, "dot"), hoverinfo="skip",
-                   showlegend=False), 1, 1)
-    add(go.Scatter(name="depends", mode="markers", marker=dict(size=9, color=COLORS["tcn"]), showlegend=False,
-                   hovertemplate="input %{x} is seen<extra></extra>"), 1, 1)  # the inputs output t sees
+                   hovertemplate="row %{y}, position %{x}<extra></extra>"))
+    add(go.Scatter(name="convolution tap", mode="lines", line=_line(COLORS["tcn"], 1), hoverinfo="skip"))
+    add(go.Scatter(name="residual skip", mode="lines", line=_line(COLORS["accent"], 1.5, "dot"), hoverinfo="skip"))
+    add(go.Scatter(name="depends", mode="markers", marker=dict(size=9, color=COLORS["tcn"]),
+                   hovertemplate="input %{x} is seen<extra></extra>"))  # the inputs output t sees
     add(go.Scatter(name="hole", mode="markers", marker=dict(size=13, symbol="x-thin", line=dict(width=3, color="#a40000")),
-                   showlegend=False, hovertemplate="input %{x}: not seen<extra></extra>"), 1, 1)
+                   hovertemplate="input %{x}: not seen<extra></extra>"))
     add(go.Scatter(name="output t", mode="markers", marker=dict(size=16, symbol="star", color=COLORS["black"]),
-                   showlegend=False, hovertemplate="output t=%{x}<extra></extra>"), 1, 1)
-    add(go.Heatmap(name="|dy/dx|", colorscale=SEQUENTIAL, showscale=False, x=[0], y=[0, 1], z=[[None], [None]],
-                   hovertemplate="input %{x}: log10 |∂y/∂x| = %{z:.2f}<extra></extra>"), 2, 1)
-    add(go.Scatter(name="analytic", mode="markers", marker=dict(size=7, symbol="square", color=COLORS["tcn"]),
-                   showlegend=False, hovertemplate="input %{x} (analytic)<extra></extra>"), 2, 1)
-    add(go.Bar(name="|Δy|", marker_color=COLORS["lstm"], showlegend=False,
-               hovertemplate="output %{x}: |Δy| = %{y:.3g}<extra></extra>"), 2, 2)
-    add(go.Scatter(name="inputs changed after t", mode="lines", line=line(COLORS["rnn"], 2, "dash"),
-                   showlegend=False, hoverinfo="skip"), 2, 2)
-    for m in RACERS:
-        add(go.Scatter(name=MODEL_LABELS[m], mode="lines", line=line(COLORS[m], 2.5),
-                       hovertemplate=f"{MODEL_LABELS[m]}: %{{y:.3g}} at %{{x:.1f}} s<extra></extra>"), 3, 1)
-    fig.data[-1].name = "tanh RNN" if m == "rnn" else MODEL_LABELS[m]
-    add(go.Scatter(name="target", mode="lines", line=line(COLORS["black"], 1.5, "dash")), 3, 1)
-    add(go.Scatter(name="TCN floor (cannot see)", mode="lines", line=line(COLORS["tcn"], 2, "dot"),
-                   legend="legend"), 3, 1)
-    add(go.Scatter(name="blind baseline", mode="lines", line=line(COLORS["baseline"], 1.5, "dot"),
-                   legend="legend"), 3, 1)
-    for name, c in zip(DESIGNS, DESIGN_COLORS):
-        # one legend for the whole figure: a second legend (legend2) rendered on top of the first in Voila
-        add(go.Scatter(name=name, mode="lines+markers", line=line(c, 2), marker=dict(size=5), legendgroup="params",
-                       legendgrouptitle_text="Parameters:",
-                       hovertemplate=f"{name}: R=%{{x}}, %{{y}} parameters<extra></extra>"), 3, 2)
-    add(go.Scatter(name="this TCN", mode="markers", marker=dict(size=16, symbol="star", color=COLORS["black"]),
-                   legendgroup="params", hovertemplate="this TCN: R=%{x}, %{y} parameters<extra></extra>"), 3, 2)
-    add(go.Scatter(name="task's reach", mode="lines", line=line(COLORS["rnn"], 2, "dash"), legendgroup="params",
-                   hoverinfo="skip"), 3, 2)
-    for tr, name in zip(fig.data, ORDER):
-        tr.meta = name  # browser tests find traces by this tag
-    for tr in fig.data[IDX["loss_tcn"]: IDX["baseline"] + 1]:  # the race's legend entries
-        tr.legendgroup, tr.legendgrouptitle = "race", dict(text="Race:")
-    apply_theme(fig, height=height, width=width, margin=dict(l=150, r=20, t=50, b=130), showlegend=True,
-                bargap=0.1, legend=dict(orientation="h", x=0.0, y=-0.065, xanchor="left", yanchor="top",
-                                        font_size=14, traceorder="grouped"))
-    fig.update_xaxes(title_text="position (time step)", row=1, col=1)
-    fig.update_xaxes(title_text="input position s", row=2, col=1)
-    fig.update_xaxes(title_text="output position s", row=2, col=2)
-    fig.update_yaxes(title_text="|Δy_s|", row=2, col=2)
-    fig.update_xaxes(title_text="seconds of own compute", row=3, col=1)
-    log = dict(type="log", dtick=1, exponentformat="power")  # one label per decade, no crowded minor labels
-    fig.update_yaxes(title_text="loss (log)", **log, row=3, col=1)
-    fig.update_xaxes(title_text="receptive field (inputs seen)", **log, row=3, col=2)
-    fig.update_yaxes(title_text="parameters", **log, row=3, col=2)
-    fig.update_yaxes(tickvals=[0, 1, 2], ticktext=["trained", "untrained", "analytic"], range=[-0.5, 2.5],
-                     row=2, col=1)
+                   hovertemplate="output t=%{x}<extra></extra>"))
+    apply_theme(fig, height=HEIGHTS["diagram"], width=width, margin=MARGIN, showlegend=False)
+    fig.update_xaxes(title_text="position (time step)")
     return fig
 
 
+def _probe_figure(width: int | None) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=TITLES["probe"])
+    add = lambda tr, c: fig.add_trace(tr, row=1, col=c)  # noqa: E731
+    add(go.Heatmap(name="|dy/dx|", colorscale=SEQUENTIAL, showscale=False, x=[0], y=[0, 1], z=[[None], [None]],
+                   hovertemplate="input %{x}: log10 |∂y/∂x| = %{z:.2f}<extra></extra>"), 1)
+    add(go.Scatter(name="analytic", mode="markers", marker=dict(size=7, symbol="square", color=COLORS["tcn"]),
+                   hovertemplate="input %{x} (analytic)<extra></extra>"), 1)
+    add(go.Bar(name="|Δy|", marker_color=COLORS["lstm"], hovertemplate="output %{x}: |Δy| = %{y:.3g}<extra></extra>"), 2)
+    add(go.Scatter(name="inputs changed after t", mode="lines", line=_line(COLORS["rnn"], 2, "dash"),
+                   hoverinfo="skip"), 2)
+    apply_theme(fig, height=HEIGHTS["probe"], width=width, margin=MARGIN, showlegend=False, bargap=0.1)
+    fig.update_xaxes(title_text="input position s", row=1, col=1)
+    fig.update_xaxes(title_text="output position s", row=1, col=2)
+    fig.update_yaxes(title_text="|Δy_s|", row=1, col=2)
+    fig.update_yaxes(tickvals=[0, 1, 2], ticktext=["trained", "untrained", "analytic"], range=[-0.5, 2.5],
+                     row=1, col=1)
+    return fig
+
+
+def _race_figure(width: int | None) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=TITLES["race"])
+    add = lambda tr, c: fig.add_trace(tr, row=1, col=c)  # noqa: E731
+    race = dict(legendgroup="race", legendgrouptitle_text="Race:")
+    for m in RACERS:
+        label = "tanh RNN" if m == "rnn" else MODEL_LABELS[m]
+        add(go.Scatter(name=label, mode="lines", line=_line(COLORS[m], 2.5), **race,
+                       hovertemplate=f"{MODEL_LABELS[m]}: %{{y:.3g}} at %{{x:.1f}} s<extra></extra>"), 1)
+    add(go.Scatter(name="target", mode="lines", line=_line(COLORS["black"], 1.5, "dash"), **race), 1)
+    add(go.Scatter(name="TCN floor (cannot see)", mode="lines", line=_line(COLORS["tcn"], 2, "dot"), **race), 1)
+    add(go.Scatter(name="blind baseline", mode="lines", line=_line(COLORS["baseline"], 1.5, "dot"), **race), 1)
+    params = dict(legendgroup="params", legendgrouptitle_text="Parameters:")
+    for name, c in zip(DESIGNS, DESIGN_COLORS):
+        # one legend for both panels: a second legend (legend2) rendered on top of the first in Voila
+        add(go.Scatter(name=name, mode="lines+markers", line=_line(c, 2), marker=dict(size=5), **params,
+                       hovertemplate=f"{name}: R=%{{x}}, %{{y}} parameters<extra></extra>"), 2)
+    add(go.Scatter(name="this TCN", mode="markers", marker=dict(size=16, symbol="star", color=COLORS["black"]),
+                   **params, hovertemplate="this TCN: R=%{x}, %{y} parameters<extra></extra>"), 2)
+    add(go.Scatter(name="task's reach", mode="lines", line=_line(COLORS["rnn"], 2, "dash"), **params,
+                   hoverinfo="skip"), 2)
+    margin = dict(MARGIN, b=150)
+    plot_h = HEIGHTS["race"] - margin["t"] - margin["b"]
+    apply_theme(fig, height=HEIGHTS["race"], width=width, margin=margin, showlegend=True,
+                legend=dict(orientation="h", x=0.0, y=-LEGEND_DROP / plot_h, xanchor="left", yanchor="top",
+                            font_size=14, traceorder="grouped"))
+    fig.update_xaxes(title_text="seconds of own compute", row=1, col=1)
+    log = dict(type="log", dtick=1, exponentformat="power")  # one label per decade, no crowded minor labels
+    fig.update_yaxes(title_text="loss (log)", **log, row=1, col=1)
+    fig.update_xaxes(title_text="receptive field (inputs seen)", **log, row=1, col=2)
+    fig.update_yaxes(title_text="parameters", **log, row=1, col=2)
+    return fig
+
+
+def build_tcn_figures(width: int | None = 1000) -> dict[str, go.Figure]:
+    """The three figures of the dashboard, every trace empty; fill with the ``update_*`` functions."""
+    figs = {"diagram": _diagram_figure(width), "probe": _probe_figure(width), "race": _race_figure(width)}
+    for pane, fig in figs.items():
+        assert len(fig.data) == len(PANES[pane])
+        for tr, name in zip(fig.data, PANES[pane]):
+            tr.meta = name  # tests and benchmarks find traces by this tag
+    return figs
+
+
 def update_diagram(fig, diag: Diagram, t: int, convs_per_block: int, nodes: bool = True) -> None:
-    """Nodes, lit edges and holes for output ``t`` (fig.data changed in place).
+    """Nodes, lit edges and holes for output ``t`` (the "diagram" figure, changed in place).
 
     Arrays are float64/int32 numpy (plotly sends them as binary; plotly.js cannot decode
     int64); NaN separates line segments. ``nodes=False`` skips the unchanged grey grid.
@@ -142,42 +175,43 @@ def update_diagram(fig, diag: Diagram, t: int, convs_per_block: int, nodes: bool
     d[IDX["output"]].x, d[IDX["output"]].y = [int(t)], [n_rows - 1]
     if nodes:
         fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=row_labels(diag.dilations, convs_per_block),
-                         range=[-0.6, n_rows - 0.4], row=1, col=1)
-        fig.update_xaxes(range=[-1, T], row=1, col=1)
+                         range=[-0.6, n_rows - 0.4])
+        fig.update_xaxes(range=[-1, T])
+
+
+def _logs(g, T: int) -> list:
+    if g is None:
+        return [None] * T
+    return [float(np.log10(v)) if v > 0 else None for v in np.asarray(g, dtype=float)]
 
 
 def update_gradients(fig, untrained: np.ndarray, trained: np.ndarray | None, analytic_positions) -> None:
-    """Row "untrained" / "trained": log10 |d y_t / d x_s| (zeros blank); row "analytic": the set."""
+    """The "probe" figure's left panel. Row "untrained" / "trained": log10 |d y_t / d x_s|
+    (zeros blank); row "analytic": the set."""
     T = len(untrained)
-
-    def logs(g):
-        if g is None:
-            return [None] * T
-        g = np.asarray(g, dtype=float)
-        return [float(np.log10(v)) if v > 0 else None for v in g]
-
     h = fig.data[IDX["heat"]]
     if len(h.x) != T:  # unchanged x and ranges are not resent: each relayout redraws every panel
         h.x, h.y = list(range(T)), [0, 1]
-        fig.update_xaxes(range=[-1, T], row=2, col=1)
-    h.z = [logs(trained), logs(untrained)]
+        fig.update_xaxes(range=[-1, T], row=1, col=1)
+    h.z = [_logs(trained, T), _logs(untrained, T)]
     a = fig.data[IDX["analytic"]]
     a.x, a.y = [int(p) for p in analytic_positions], [2] * len(analytic_positions)
 
 
 def update_trained_gradient(fig, trained: np.ndarray) -> None:
-    """Replace only the "trained" row of the gradient heatmap."""
+    """Replace only the "trained" row of the gradient heatmap (the "probe" figure)."""
     h = fig.data[IDX["heat"]]
     z = [list(row) for row in h.z]
-    z[0] = [float(np.log10(v)) if v > 0 else None for v in np.asarray(trained, dtype=float)]
+    z[0] = _logs(trained, len(trained))
     h.z = z
 
 
 def update_causality(fig, delta: np.ndarray, t: int) -> None:
+    """The "probe" figure's right panel: |Δy_s| and the cut after t."""
     d = fig.data
     if len(d[IDX["delta"]].x or ()) != len(delta):
         d[IDX["delta"]].x = list(range(len(delta)))
-        fig.update_xaxes(range=[-1, len(delta)], row=2, col=2)
+        fig.update_xaxes(range=[-1, len(delta)], row=1, col=2)
     d[IDX["delta"]].y = [float(v) for v in delta]
     top = float(np.max(delta)) if len(delta) and np.max(delta) > 0 else 1.0
     d[IDX["cut"]].x, d[IDX["cut"]].y = [t + 0.5, t + 0.5], [0, top * 1.05]
@@ -193,8 +227,8 @@ def running_mean(values, window: int) -> list[float]:
 
 def update_race(fig, histories: dict, threshold: float, floor: float | None, baseline: float,
                 x_max: float, window: int = 10) -> None:
-    """Loss curves (running mean over ``window`` steps, the finishing criterion; x = cumulative
-    own seconds), target, the TCN's floor and the blind baseline."""
+    """The "race" figure's left panel: loss curves (running mean over ``window`` steps, the
+    finishing criterion; x = cumulative own seconds), target, the TCN's floor and the blind baseline."""
     d = fig.data
     for m in RACERS:
         h = histories.get(m)
@@ -208,6 +242,7 @@ def update_race(fig, histories: dict, threshold: float, floor: float | None, bas
 
 
 def update_params(fig, curves: dict, current: tuple[int, int], reach: int) -> None:
+    """The "race" figure's right panel: parameter count against receptive field."""
     d = fig.data
     for i, name in enumerate(DESIGNS):
         tr = d[IDX[f"design_{i}"]]
