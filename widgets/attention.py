@@ -1,7 +1,7 @@
 """Dashboard: attention weight matrices, from Bahdanau alignment to self-attention heads.
 
 ``AttentionState`` holds the knobs (validated: any browser can send any value);
-``AttentionDashboard`` lays out the controls, two plot panes and the equations,
+``AttentionDashboard`` lays out the controls, five plot panes and the equations,
 and trains either the encoder-decoders or the transformer in one ``Worker``.
 All maths lives in ``seqviz``; the refresh logic is in ``widgets.attention_live``.
 """
@@ -96,7 +96,9 @@ class AttentionDashboard(ipw.VBox):
         super().__init__(**kwargs)
         self.state = state or AttentionState()
         self.worker = Worker("attention")
-        self.throttle = Throttle(8)  # at most 8 a second, and never while the pane still draws the last one
+        # While training: curves at most 8 times a second, heatmaps (the browser's slowest redraws) twice;
+        # neither while its pane still draws the last one, so the browser keeps time for the controls.
+        self.throttle, self.heat_throttle = Throttle(8), Throttle(2)
         self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
         self.status = StatusLine()
         self.progress = ipw.HTML()
@@ -104,8 +106,8 @@ class AttentionDashboard(ipw.VBox):
         self.eq_a = equation_box("Bahdanau attention, the selected cell worked out", "")
         self.eq_b = equation_box("Scaled dot-product self-attention, the selected cell worked out", "")
         self.perm_note = ipw.HTML()
-        # Two light plot panes (widgets.plotpane): plotly.js loaded once per page, each pane
-        # redrawn alone (seqviz.figures.attention says what one figure cost), updates acknowledged.
+        # Five light plot panes (widgets.plotpane): plotly.js loaded once per page, each pane redrawn
+        # alone (seqviz.figures.attention says what bigger figures cost), updates acknowledged.
         skeletons = {part: fa.skeleton(part) for part in fa.PANELS}
         self.axes = {part: fa.axes_of(f, part) for part, f in skeletons.items()}
         self.panes = {part: PlotPane(f) for part, f in skeletons.items()}
@@ -132,7 +134,8 @@ class AttentionDashboard(ipw.VBox):
         st.observe(on("rebuild the transformer")(lambda ch: lv.switch(ch["name"])),
                    ["causal", "scaled", "position", "kind"])
         st.observe(on("show that text")(lambda ch: lv.new_text()), "text")
-        st.observe(on("show that head")(lambda ch: lv.refresh_self()), ["layer", "head", "query", "key"])
+        st.observe(on("show that head")(lambda ch: lv.refresh_self()), ["layer", "head"])
+        st.observe(on("show that cell")(lambda ch: lv.refresh_selection()), ["query", "key"])
         st.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
         register_instance("attention", self)
         # torch's first optimiser costs ~3.7 s of imports: pay it in the background after the
@@ -156,10 +159,11 @@ class AttentionDashboard(ipw.VBox):
                                    layout=ipw.Layout(width="680px")), box(self.eq_b)])
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Attention weight matrices: from Bahdanau alignment to "
                                   "self-attention heads</h2>"), self.status, self.progress, device_badge()])
+        p = self.panes
         return [head, h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"),
-                part1, self.panes["part1"],
+                part1, ipw.HBox([p["part1"], p["part1_curves"]]),
                 h("2. Self-attention inside a small transformer (the Zen of Python, character by character)"),
-                part2, self.panes["part2"], plotly_loader()]
+                part2, ipw.HBox([p["part2"], p["part2_query"]]), p["part2_curves"], plotly_loader()]
 
     def close_worker(self) -> None:
         self.worker.stop()

@@ -86,7 +86,8 @@ class SelfAttentionViews:
         return m, tr
 
     def refresh_self(self, extra=()) -> None:
-        """Redraw part 2's views (and ``extra`` updates in the same message)."""
+        """Run the transformer on the text and redraw part 2's views (and ``extra`` updates in the
+        same messages); what the selected cell needs is kept for ``refresh_selection``."""
         if self.muted:
             return
         st = self.d.state
@@ -95,17 +96,44 @@ class SelfAttentionViews:
         t = tr[layer]
         w = t["weights"][0, head].cpu().numpy()  # (T, T)
         q, k, v = (t[n][0, head].cpu().numpy() for n in ("q", "k", "v"))  # (T, d_k)
-        T = w.shape[0]
-        i, j = min(st.query, T - 1), min(st.key, T - 1)
         w_eq = recompute_self_attention(m, t["x_in"], layer)[0][0, head]
-        allowed = np.arange(T) <= i if m.cfg.causal else None
-        cell = worked_cell(q[i], k, j, m.cfg.scaled, allowed)
-        dk = q.shape[1]
+        view = self._view = dict(w=w, q=q, k=k, v=v, w_eq=w_eq, text=self._text, layer=layer, head=head,
+                                 causal=m.cfg.causal, scaled=m.cfg.scaled, kind=m.cfg.attention)
+        i, j = self._cell(view)
         self.apply(*extra, fa.self_attention_panel(w, self._text, (i, j)), fa.qkv_panel(q, k, v, self._text, i),
-                   fa.entropy_panel(DIMS, self.ent[True], self.ent[False], m.cfg.max_len, dk,
+                   fa.entropy_panel(DIMS, self.ent[True], self.ent[False], m.cfg.max_len, q.shape[1],
                                     float(row_entropy(w).mean())))
+        self._worked_cell(view, i, j)
+
+    def refresh_selection(self) -> None:
+        """Query i or key j moved: redraw only what depends on them (the query's pane first, then
+        the box on the matrix) from the numbers of the last ``refresh_self``; no forward pass."""
+        if self.muted:
+            return
+        view = getattr(self, "_view", None)
+        if view is None or view["text"] != self._text:
+            self.refresh_self()
+            return
+        i, j = self._cell(view)
+        tr, _ = fa.query_panel(view["w"], view["text"], (i, j), view["q"].shape[1])
+        box = tr.pop("self_sel")
+        self.apply((tr, {}))
+        self._worked_cell(view, i, j)
+        # The box on the matrix waits until the browser has drawn the query's pane: redrawing the
+        # matrix's pane (30-60 ms for a moved box) must not delay the chart the user is watching.
+        self.after_drawn(("part2_query",), lambda: self.apply(({"self_sel": box}, {})), key="self_sel")
+
+    def _cell(self, view) -> tuple[int, int]:
+        T = view["w"].shape[0]
+        return min(self.d.state.query, T - 1), min(self.d.state.key, T - 1)
+
+    def _worked_cell(self, view, i: int, j: int) -> None:
+        q, k, v, w, T = view["q"], view["k"], view["v"], view["w"], view["w"].shape[0]
+        allowed = np.arange(T) <= i if view["causal"] else None
+        cell = worked_cell(q[i], k, j, view["scaled"], allowed)
         self.d.eq_b.value = self._eq(self.d.eq_b, self_attention_equation(
-            i, j, self._text, cell, q[i], k[j], v[j], float(w[i, j]), float(w_eq[i, j]), layer, head, m.cfg.attention))
+            i, j, view["text"], cell, q[i], k[j], v[j], float(w[i, j]), float(view["w_eq"][i, j]), view["layer"],
+            view["head"], view["kind"]))
 
     def shuffle_text(self) -> None:
         m = self.lm.models["transformer"]
@@ -124,10 +152,10 @@ class SelfAttentionViews:
         self.d.state.text = "".join(self._text[int(p)] for p in perm)
 
     def refresh_lm(self) -> None:
-        self.refresh_self(extra=[fa.lm_curve(self.lm.history["transformer"], self.lm_baseline)])
+        """While training: the loss curve (often)."""
+        self.apply(fa.lm_curve(self.lm.history["transformer"], self.lm_baseline))
         self.progress_line()
         self.d.refresh_times.append(time.monotonic())
 
     def _loop_lm(self, stop: threading.Event) -> None:
-        self._loop(stop, self.lm, self.refresh_lm, "part2")
-
+        self._loop(stop, self.lm, self.refresh_lm, self.refresh_self, ("part2_curves",), ("part2", "part2_query"))

@@ -16,6 +16,7 @@ from seqviz.figures import attention as fa
 from seqviz.probes.attention import accuracy_by_length, entropy_vs_dim, recompute_additive
 from seqviz.training_attention import build_s2s
 from widgets.attention_inside import DIMS, SelfAttentionViews
+from widgets.common import log
 from widgets.attention_views import additive_equation
 
 MAX_TRAIN_S = 300  # a forgotten dashboard stops training after 5 minutes
@@ -37,14 +38,40 @@ class LiveViews(SelfAttentionViews):
         self.job = None
         self.shuffles = 0
         self.muted = 0  # > 0 while limits are adjusted: the refreshes that follow do the drawing
+        self._pending, self._pending_lock = {}, threading.Lock()  # after_drawn: key -> (panes, fn)
+        for pane in dash.panes.values():
+            pane.on_msg(self._flush_pending)  # after the pane's own handler has counted a "drawn"
 
     # -- plumbing -------------------------------------------------------------------------
     def apply(self, *updates) -> None:
-        """Write ``(traces, axes)`` updates, one message per figure: plotly redraws a whole
-        figure per message (about 100-300 ms in a busy software-rendering browser)."""
+        """Write ``(traces, axes)`` updates, one message per figure (plotly.js redraws a whole
+        figure per message), the query's small pane first (``fa.ORDER``)."""
         for part, (traces, axes) in fa.split(*updates).items():
             with self.d.panes[part].batch() as fig:
                 fa.apply(fig, traces, axes, self.d.axes[part])
+
+    def after_drawn(self, panes, fn, key: str) -> None:
+        """Call ``fn`` once the browser has drawn the last update of every pane in ``panes`` (at
+        once when none is drawing, e.g. without a browser; after 1 s at the latest, should an
+        acknowledgement never come). A newer ``fn`` with the same ``key`` replaces a waiting one."""
+        with self._pending_lock:
+            self._pending[key] = (tuple(panes), fn)
+        self._flush_pending()
+        if key in self._pending:
+            timer = threading.Timer(1.0, self._flush_pending, kwargs=dict(force=True))
+            timer.daemon = True
+            timer.start()
+
+    def _flush_pending(self, *_args, force: bool = False) -> None:
+        with self._pending_lock:
+            ready = [k for k, (panes, _) in self._pending.items()
+                     if force or not any(self.d.panes[p].busy for p in panes)]
+            fns = [self._pending.pop(k)[1] for k in ready]
+        for fn in fns:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - a late box must not break the message handler
+                log.exception("deferred refresh failed")
 
     def set_limit(self, name: str, hi: int, options: bool = False) -> None:
         st, w = self.d.state, self.d.c[name]
@@ -77,20 +104,27 @@ class LiveViews(SelfAttentionViews):
         if not was:
             self.d.status.say("Nothing is training.", "info")
 
-    def _loop(self, stop, run, refresh, part: str, every=None) -> str:
+    def _loop(self, stop, run, refresh, refresh_heat, panes, heat_panes, every=None) -> str:
+        """Train ``run`` until ``stop``; after a step, ``refresh`` (curves: cheap to redraw, up to
+        8 a second) and ``refresh_heat`` (heatmaps: the browser's slowest redraws, 2 a second),
+        each skipped while one of its panes is still drawing the last update (the pane
+        acknowledges), so that the browser keeps time for the controls."""
         t0 = time.monotonic()
+        d = self.d
 
         def on_step(_):
             if every:
                 every()
-            # skip a refresh while the page still draws the last one (the pane acknowledges)
-            if not self.d.panes[part].busy and self.d.throttle.ready():
+            if not any(d.panes[p].busy for p in panes) and d.throttle.ready():
                 refresh()
+            if not any(d.panes[p].busy for p in heat_panes) and d.heat_throttle.ready():
+                refresh_heat()
             if time.monotonic() - t0 > MAX_TRAIN_S:
                 stop.set()
 
         why = run.train(stop, on_step)
         refresh()
+        refresh_heat()
         if why.startswith("diverged"):
             self.d.status.say("The loss became NaN or infinite, so training stopped; press Reset.", "error")
         elif time.monotonic() - t0 > MAX_TRAIN_S:
@@ -190,7 +224,8 @@ class LiveViews(SelfAttentionViews):
         self.apply(fa.length_panel(self.lengths, acc, self.task.train_lengths[1]))
 
     def refresh_s2s(self) -> None:
-        self.refresh_alignment(extra=[fa.s2s_curves(self.s2s.history)])
+        """While training: the loss and accuracy curves (often)."""
+        self.apply(fa.s2s_curves(self.s2s.history))
         self.progress_line()
         self.d.refresh_times.append(time.monotonic())
 
@@ -204,7 +239,7 @@ class LiveViews(SelfAttentionViews):
                 last[0] = run.steps
                 self.refresh_length()
 
-        self._loop(stop, run, self.refresh_s2s, "part1", every)
+        self._loop(stop, run, self.refresh_s2s, self.refresh_alignment, ("part1_curves",), ("part1",), every)
         self.refresh_length()
 
     # -- shared ---------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
-"""The attention dashboard's two figures: part 1 (alignment, curves, length) and
-part 2 (self-attention, q/k/v, transformer loss, entropy). Pure: panel functions
-turn numbers into ``{trace: {prop: value}}`` and ``{panel: {"x"|"y": props}}``
+"""The attention dashboard's figures, one per plot pane: part 1's alignment matrix and its
+curves (loss, accuracy, accuracy by length), part 2's self-attention matrix, the chosen
+query (its weights and q/k/v) and the transformer's curves (loss, entropy). Pure: panel
+functions turn numbers into ``{trace: {prop: value}}`` and ``{panel: {"x"|"y": props}}``
 updates; ``apply`` writes them into a go.Figure (the caller holds its lock and
 batch_update), ``build_figure`` makes a complete figure.
 
-Why two figures and not one: plotly redraws every subplot of a figure on each
-update. Measured in headless Chromium on the shared 2-core machine, a trace update
-took a median 216 ms on the single 9-panel figure, 41 ms on part 1 alone and
-20 ms on part 2 alone; the single figure froze the page while part 1 trained.
+Why five small figures and not one or two: plotly.js answers any change to a figure (a
+trace's data, even a moved selection box) by redrawing every subplot of it. Measured in
+headless Chromium on the shared 2-core machine: one 9-panel figure took a median 216 ms
+per update and froze the page while part 1 trained; two figures (4 and 5 panels) 41 and
+20 ms alone but 65-110 ms in the page for part 2's; a pane of one or two subplots about
+15 ms. So what the "Query token i" slider changes (the query's weights, its q/k/v row)
+has a pane of its own, and the heatmaps, which redraw slowest, are apart from the curves
+that refresh often while training.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from plotly.subplots import make_subplots
 
 from seqviz.figures.theme import COLORS, DIVERGING, SEQUENTIAL, apply_theme, downsample
 
-# part -> panel -> (row, col)
-PANELS = {"part1": {"align": (1, 1), "s2s_loss": (1, 2), "s2s_acc": (1, 3), "length": (1, 4)},
-          "part2": {"self": (1, 1), "query": (1, 3), "qkv": (1, 4), "lm_loss": (2, 1), "entropy": (2, 3)}}
+# part (one figure, one plot pane) -> panel -> (row, col)
+PANELS = {"part1": {"align": (1, 1)},
+          "part1_curves": {"s2s_loss": (1, 1), "s2s_acc": (1, 2), "length": (1, 3)},
+          "part2": {"self": (1, 1)},
+          "part2_query": {"query": (1, 1), "qkv": (1, 2)},
+          "part2_curves": {"lm_loss": (1, 1), "entropy": (1, 2)}}
 PART_OF = {panel: part for part, ps in PANELS.items() for panel in ps}  # panel -> part
 TRACES = [  # (name, panel); within a part, this order is the order of fig.data
     ("align", "align"), ("align_true", "align"), ("align_sel", "align"),
@@ -40,11 +48,16 @@ TRACE_PART = {name: PART_OF[panel] for name, panel in TRACES}  # trace -> part
 INDEX = {}  # trace -> index in its part's fig.data
 for _part in PANELS:
     INDEX.update({n: i for i, n in enumerate(n for n, p in TRACES if PART_OF[p] == _part)})
-TITLES = {"part1": ("Attention alpha_ij (dark 0, yellow 1)", "Loss (cross-entropy)",
-                    "Accuracy while training", "Accuracy by source length"),
-          "part2": ("Self-attention w_ij of one head (dark 0, yellow 1)", "Weights of the chosen query",
-                    "q, k, v of every token (this head)", "Transformer loss (nats per character)",
-                    "Entropy of a softmax row as k grows")}
+TITLES = {"part1": ("Attention alpha_ij (dark 0, yellow 1)",),
+          "part1_curves": ("Loss (cross-entropy)", "Accuracy while training", "Accuracy by source length"),
+          "part2": ("Self-attention w_ij of one head (dark 0, yellow 1)",),
+          "part2_query": ("Weights of the chosen query", "q, k, v of every token (this head)"),
+          "part2_curves": ("Transformer loss (nats per character)", "Entropy of a softmax row as k grows")}
+# part -> figure width, height, top margin, legend y (None: no legend), horizontal spacing. The panes of
+# one row of the page share a height and top margin so that their plots line up.
+SIZES = {"part1": (430, 430, 90, None, 0.0), "part1_curves": (930, 430, 90, 1.12, 0.09),
+         "part2": (680, 600, 60, None, 0.0), "part2_query": (680, 600, 60, None, 0.14),
+         "part2_curves": (1360, 360, 90, 1.13, 0.09)}
 
 
 def _trace(name: str) -> go.BaseTraceType:
@@ -113,20 +126,16 @@ LAYOUT = {
 
 def skeleton(part: str) -> go.Figure:
     """All traces of ``part`` present (empty) in their panels, themed; fill it with ``apply``."""
-    if part == "part1":
-        fig = make_subplots(rows=1, cols=4, subplot_titles=TITLES[part], horizontal_spacing=0.07)
-        height, legend_y = 430, 1.12
-    else:
-        specs = [[{"colspan": 2}, None, {}, {}], [{"colspan": 2}, None, {"colspan": 2}, None]]
-        fig = make_subplots(rows=2, cols=4, specs=specs, subplot_titles=TITLES[part], row_heights=[0.64, 0.36],
-                            vertical_spacing=0.13, horizontal_spacing=0.07)
-        height, legend_y = 900, 1.04
+    width, height, top, legend_y, spacing = SIZES[part]
+    cols = len(PANELS[part])
+    fig = make_subplots(rows=1, cols=cols, subplot_titles=TITLES[part], horizontal_spacing=spacing or None)
     for name, panel in TRACES:
         if PART_OF[panel] == part:
             r, c = PANELS[part][panel]
             fig.add_trace(_trace(name), row=r, col=c)
-    apply_theme(fig, height=height, width=1360, margin=dict(l=70, r=40, t=90, b=50),
-                legend=dict(orientation="h", yanchor="bottom", y=legend_y, xanchor="left", x=0, font=dict(size=13)))
+    legend = (dict(showlegend=False) if legend_y is None else
+              dict(legend=dict(orientation="h", yanchor="bottom", y=legend_y, xanchor="left", x=0, font=dict(size=13))))
+    apply_theme(fig, height=height, width=width, margin=dict(l=70, r=30, t=top, b=50), **legend)
     fig.update_annotations(font_size=15)
     ax = axes_of(fig, part)
     for p in PANELS[part]:
@@ -147,9 +156,14 @@ def apply(fig, traces: dict | None = None, axes: dict | None = None, ax: dict | 
             fig.layout[ax[p][1]].update(d["y"])
 
 
+# the order in which ``split`` hands out a message's parts: the small panes first (the chosen
+# query's pane above all: its redraw is what a press on the query slider waits for), heatmaps last
+ORDER = ("part2_query", "part1_curves", "part2_curves", "part1", "part2")
+
+
 def split(*updates) -> dict:
-    """Merge ``(traces, axes)`` updates and group them by part: part -> (traces, axes)."""
-    out = {part: ({}, {}) for part in PANELS}
+    """Merge ``(traces, axes)`` updates and group them by part: part -> (traces, axes), in ``ORDER``."""
+    out = {part: ({}, {}) for part in ORDER}
     for traces, axes in updates:
         for name, props in (traces or {}).items():
             out[TRACE_PART[name]][0].setdefault(name, {}).update(props)
@@ -220,13 +234,26 @@ def self_attention_panel(weights, tokens: str, sel: tuple[int, int]):
     """weights (T, T) of one head; tokens the T characters; sel = (query i, key j)."""
     w = np.asarray(weights, dtype=float)
     T = w.shape[0]
+    tr = {"self": dict(z=w.tolist(), x=list(range(T)), y=list(range(T)))}
+    tr.update(query_panel(w, tokens, sel)[0])
+    t = _ticks(list(tokens))
+    return tr, {"self": dict(x=t, y=t)}
+
+
+def query_panel(weights, tokens: str, sel: tuple[int, int], d_k: int | None = None):
+    """What changes with the selected cell alone: the query's weights (row i of ``weights``, key j
+    highlighted), the box around cell (i, j) and, given the head's key dimension ``d_k``, the box
+    around row i of the q/k/v view."""
+    w = np.asarray(weights, dtype=float)
+    T = w.shape[0]
     i, j = sel
-    tr = {"self": dict(z=w.tolist(), x=list(range(T)), y=list(range(T))), "self_sel": _box(i, j, j),
+    tr = {"self_sel": _box(i, j, j),
           "query": dict(x=list(range(T)), y=w[i].tolist(), customdata=[_show(c) for c in tokens],
                         hovertemplate="key %{x} '%{customdata}': %{y:.3f}<extra></extra>",
                         marker_color=[COLORS["rnn"] if k == j else COLORS["lstm"] for k in range(T)])}
-    t = _ticks(list(tokens))
-    return tr, {"self": dict(x=t, y=t)}
+    if d_k is not None:
+        tr["qkv_sel"] = _box(i, 0, 3 * d_k + 1)
+    return tr, {}
 
 
 def qkv_panel(q, k, v, tokens: str, i: int):
@@ -242,7 +269,7 @@ def qkv_panel(q, k, v, tokens: str, i: int):
                  ticktext=["q", "k", "v"])
     tr = {"qkv": dict(z=z, x=list(range(len(cols))), y=list(range(T)), zmin=-zmax, zmax=zmax,
                       customdata=[cols] * T, hovertemplate="%{customdata}, token %{y}: %{z:.3f}<extra></extra>"),
-          "qkv_sel": _box(i, 0, len(cols) - 1)}
+          "qkv_sel": _box(i, 0, len(cols) - 1)}  # query_panel moves it alone
     return tr, {"qkv": dict(x=ticks)}
 
 
