@@ -68,10 +68,10 @@ def main():
           "attention and bottleneck models trained side by side):")
     time_to_alignment()
     with serve() as base, browser() as b:
-        fr = first_render(b, base, NB, repeats=3, n_plots=5)
+        fr = first_render(b, base, NB, repeats=3, n_plots=6)
         print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
               f"all {', '.join(f'{x:.2f}' for x in fr)} s")
-        page = open_page(b, base, NB, n_plots=5)
+        page = open_page(b, base, NB, n_plots=6)
         page.wait_for_timeout(1500)
         handle = slider_handle(page, "Query token i")
         act = lambda i: handle.press("ArrowRight" if i % 14 < 7 else "ArrowLeft")  # noqa: E731

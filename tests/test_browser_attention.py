@@ -17,7 +17,7 @@ def upper(z):
 
 def test_attention_dashboard_in_the_browser(voila_url, page):
     page.set_viewport_size({"width": 1400, "height": 2200})
-    open_dashboard(page, voila_url, LESSON, n_plots=5)
+    open_dashboard(page, voila_url, LESSON, n_plots=6)
     # Let every plot pane finish their first draw: an update that arrives while plotly.js
     # is still drawing the figure for the first time was lost in some runs.
     page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).every("

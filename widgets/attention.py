@@ -1,7 +1,7 @@
 """Dashboard: attention weight matrices, from Bahdanau alignment to self-attention heads.
 
 ``AttentionState`` holds the knobs (validated: any browser can send any value);
-``AttentionDashboard`` lays out the controls, five plot panes and the equations,
+``AttentionDashboard`` lays out the controls, six plot panes and the equations,
 and trains either the encoder-decoders or the transformer in one ``Worker``.
 All maths lives in ``seqviz``; the refresh logic is in ``widgets.attention_live``.
 """
@@ -106,7 +106,7 @@ class AttentionDashboard(ipw.VBox):
         self.eq_a = equation_box("Bahdanau attention, the selected cell worked out", "")
         self.eq_b = equation_box("Scaled dot-product self-attention, the selected cell worked out", "")
         self.perm_note = ipw.HTML()
-        # Five light plot panes (widgets.plotpane): plotly.js loaded once per page, each pane redrawn
+        # Six light plot panes (widgets.plotpane): plotly.js loaded once per page, each pane redrawn
         # alone (seqviz.figures.attention says what bigger figures cost), updates acknowledged.
         skeletons = {part: fa.skeleton(part) for part in fa.PANELS}
         self.axes = {part: fa.axes_of(f, part) for part, f in skeletons.items()}
@@ -161,7 +161,7 @@ class AttentionDashboard(ipw.VBox):
                                   "self-attention heads</h2>"), self.status, self.progress, device_badge()])
         p = self.panes
         return [head, h("1. Alignment: an RNN encoder-decoder with additive (Bahdanau) attention"),
-                part1, ipw.HBox([p["part1"], p["part1_curves"]]),
+                part1, ipw.HBox([p["part1"], p["part1_curves"], p["part1_length"]]),
                 h("2. Self-attention inside a small transformer (the Zen of Python, character by character)"),
                 part2, ipw.HBox([p["part2"], p["part2_query"]]), p["part2_curves"], plotly_loader()]
 

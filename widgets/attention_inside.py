@@ -110,6 +110,7 @@ class SelfAttentionViews:
         the box on the matrix) from the numbers of the last ``refresh_self``; no forward pass."""
         if self.muted:
             return
+        self.hold()
         view = getattr(self, "_view", None)
         if view is None or view["text"] != self._text:
             self.refresh_self()

@@ -4,6 +4,7 @@ the figure and the equations. ``AttentionDashboard`` owns one ``LiveViews``."""
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 import time
 
@@ -20,6 +21,8 @@ from widgets.common import log
 from widgets.attention_views import additive_equation
 
 MAX_TRAIN_S = 300  # a forgotten dashboard stops training after 5 minutes
+HOLD_S = 0.1  # after a control is used, training refreshes wait this long (see LiveViews.hold)
+AFTER_DRAWN_S = 0.06  # after_drawn: extra wait after the browser's "drawn", for it to paint
 MAX_SNAPSHOTS = 60  # model copies kept for the history slider (about 0.4 MB each)
 SOURCES = {"reverse": "abcdefgh", "date": "22 Nov 2026"}
 
@@ -39,6 +42,7 @@ class LiveViews(SelfAttentionViews):
         self.shuffles = 0
         self.muted = 0  # > 0 while limits are adjusted: the refreshes that follow do the drawing
         self._pending, self._pending_lock = {}, threading.Lock()  # after_drawn: key -> (panes, fn)
+        self.hold_until = 0.0  # training skips its refreshes until then (``hold``)
         for pane in dash.panes.values():
             pane.on_msg(self._flush_pending)  # after the pane's own handler has counted a "drawn"
 
@@ -49,6 +53,12 @@ class LiveViews(SelfAttentionViews):
         for part, (traces, axes) in fa.split(*updates).items():
             with self.d.panes[part].batch() as fig:
                 fa.apply(fig, traces, axes, self.d.axes[part])
+
+    def hold(self, seconds: float = HOLD_S) -> None:
+        """A control was used: the training thread skips its refreshes for ``seconds`` so that the
+        browser draws the control's change first instead of a queued curve (measured: a curve pane's
+        redraw arriving just behind the query's delayed its paint by 30-100 ms while training)."""
+        self.hold_until = time.monotonic() + seconds
 
     def after_drawn(self, panes, fn, key: str) -> None:
         """Call ``fn`` once the browser has drawn the last update of every pane in ``panes`` (at
@@ -67,6 +77,19 @@ class LiveViews(SelfAttentionViews):
             ready = [k for k, (panes, _) in self._pending.items()
                      if force or not any(self.d.panes[p].busy for p in panes)]
             fns = [self._pending.pop(k)[1] for k in ready]
+        if not fns:
+            return
+        if any(self.d.panes[p]._seen_view for p in self.d.panes) and not force:
+            # "drawn" comes when plotly.js has finished, before the browser has painted: give it a
+            # frame or three, or this redraw still delays what was just drawn (seen while training)
+            timer = threading.Timer(AFTER_DRAWN_S, self._run, args=(fns,))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._run(fns)
+
+    @staticmethod
+    def _run(fns) -> None:
         for fn in fns:
             try:
                 fn()
@@ -111,18 +134,27 @@ class LiveViews(SelfAttentionViews):
         acknowledges), so that the browser keeps time for the controls."""
         t0 = time.monotonic()
         d = self.d
+        # The slider's handler needs the GIL this thread holds between torch calls: Python hands it
+        # over every 5 ms by default, several times per handler (kernel, iopub thread). 1 ms while training.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, 0.001))
 
         def on_step(_):
             if every:
                 every()
-            if not any(d.panes[p].busy for p in panes) and d.throttle.ready():
+            if time.monotonic() < self.hold_until:
+                pass  # a control was just used: its redraw goes first
+            elif not any(d.panes[p].busy for p in panes) and d.throttle.ready():
                 refresh()
-            if not any(d.panes[p].busy for p in heat_panes) and d.heat_throttle.ready():
+            elif not any(d.panes[p].busy for p in heat_panes) and d.heat_throttle.ready():
                 refresh_heat()
             if time.monotonic() - t0 > MAX_TRAIN_S:
                 stop.set()
 
-        why = run.train(stop, on_step)
+        try:
+            why = run.train(stop, on_step)
+        finally:
+            sys.setswitchinterval(switch)
         refresh()
         refresh_heat()
         if why.startswith("diverged"):

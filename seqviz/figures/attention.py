@@ -28,7 +28,8 @@ from seqviz.figures.theme import COLORS, DIVERGING, SEQUENTIAL, apply_theme, dow
 
 # part (one figure, one plot pane) -> panel -> (row, col)
 PANELS = {"part1": {"align": (1, 1)},
-          "part1_curves": {"s2s_loss": (1, 1), "s2s_acc": (1, 2), "length": (1, 3)},
+          "part1_curves": {"s2s_loss": (1, 1), "s2s_acc": (1, 2)},
+          "part1_length": {"length": (1, 1)},
           "part2": {"self": (1, 1)},
           "part2_query": {"query": (1, 1), "qkv": (1, 2)},
           "part2_curves": {"lm_loss": (1, 1), "entropy": (1, 2)}}
@@ -49,13 +50,15 @@ INDEX = {}  # trace -> index in its part's fig.data
 for _part in PANELS:
     INDEX.update({n: i for i, n in enumerate(n for n, p in TRACES if PART_OF[p] == _part)})
 TITLES = {"part1": ("Attention alpha_ij (dark 0, yellow 1)",),
-          "part1_curves": ("Loss (cross-entropy)", "Accuracy while training", "Accuracy by source length"),
+          "part1_curves": ("Loss (cross-entropy)", "Accuracy while training"),
+          "part1_length": ("Accuracy by source length",),
           "part2": ("Self-attention w_ij of one head (dark 0, yellow 1)",),
           "part2_query": ("Weights of the chosen query", "q, k, v of every token (this head)"),
           "part2_curves": ("Transformer loss (nats per character)", "Entropy of a softmax row as k grows")}
 # part -> figure width, height, top margin, legend y (None: no legend), horizontal spacing. The panes of
 # one row of the page share a height and top margin so that their plots line up.
-SIZES = {"part1": (430, 430, 90, None, 0.0), "part1_curves": (930, 430, 90, 1.12, 0.09),
+SIZES = {"part1": (430, 430, 90, None, 0.0), "part1_curves": (620, 430, 90, 1.12, 0.14),
+         "part1_length": (310, 430, 90, 1.12, 0.0),
          "part2": (680, 600, 60, None, 0.0), "part2_query": (680, 600, 60, None, 0.14),
          "part2_curves": (1360, 360, 90, 1.13, 0.09)}
 
@@ -158,7 +161,7 @@ def apply(fig, traces: dict | None = None, axes: dict | None = None, ax: dict | 
 
 # the order in which ``split`` hands out a message's parts: the small panes first (the chosen
 # query's pane above all: its redraw is what a press on the query slider waits for), heatmaps last
-ORDER = ("part2_query", "part1_curves", "part2_curves", "part1", "part2")
+ORDER = ("part2_query", "part1_curves", "part2_curves", "part1_length", "part1", "part2")
 
 
 def split(*updates) -> dict:
@@ -205,7 +208,7 @@ def alignment_panel(weights, src: str, out_labels: list[str], correct, sel: tupl
     return tr, {"align": dict(x=_ticks(list(src)), y=_ticks(out_labels))}
 
 
-def s2s_curves(hist: dict, max_points: int = 800):
+def s2s_curves(hist: dict, max_points: int = 400):
     """hist: name ("attention"/"bottleneck") -> Curve; loss and accuracy lines."""
     tr = {}
     for key, name in (("att", "attention"), ("bn", "bottleneck")):
@@ -273,7 +276,7 @@ def qkv_panel(q, k, v, tokens: str, i: int):
     return tr, {"qkv": dict(x=ticks)}
 
 
-def lm_curve(curve, baseline: float, max_points: int = 800):
+def lm_curve(curve, baseline: float, max_points: int = 400):
     if curve is None or not curve.step:
         return {"lm_loss": dict(x=[], y=[]), "lm_base": dict(x=[], y=[])}, {}
     x, y = downsample(curve.step, curve.loss, max_points)
