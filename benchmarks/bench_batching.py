@@ -129,10 +129,10 @@ def browser_table(repeats: int) -> None:
 
     nb = "01_sequences_as_tensors.ipynb"
     with serve() as base, browser() as b:
-        fr = first_render(b, base, nb, repeats=repeats)
+        fr = first_render(b, base, nb, repeats=repeats, n_plots=3)
         print(f"  first render, cold kernel ({repeats} runs): median {statistics.median(fr):.2f} s, "
               f"all {', '.join(f'{x:.2f}' for x in fr)} s")
-        page = open_page(b, base, nb)
+        page = open_page(b, base, nb, n_plots=3)
         handle = slider_handle(page, "Packed step t")
         step = lambda i: handle.press("ArrowRight" if i % 10 < 5 else "ArrowLeft")  # noqa: E731
         print(f"  step slider -> packed grid, idle: {summary(latency(page, step, 'packed', 'z'))} ms")

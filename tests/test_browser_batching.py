@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import SHOTS, assert_no_error_text, open_dashboard, plot_data, screenshot
+from tests.conftest import SHOTS, assert_no_error_text, by_meta, open_dashboard, screenshot
 
 LESSON = "01_sequences_as_tensors.ipynb"
 
 
 def trace(page, meta):
-    return next(t for t in plot_data(page) if t.get("meta") == meta)
+    return by_meta(page, meta)
 
 
 def wait_for(page, fn, timeout=60.0):
@@ -27,8 +27,8 @@ def wait_for(page, fn, timeout=60.0):
 
 def test_batching_dashboard_in_browser(page, voila_url):
     page.set_viewport_size({"width": 1400, "height": 3200})  # tall: Voila scrolls inside the page
-    open_dashboard(page, voila_url, LESSON, n_plots=1)
-    page.locator(".js-plotly-plot").first.screenshot(path=str(SHOTS / "batching_initial.png"))
+    open_dashboard(page, voila_url, LESSON, n_plots=3)  # three plot panes
+    page.locator(".js-plotly-plot").nth(1).screenshot(path=str(SHOTS / "batching_initial_packed.png"))
     grid = trace(page, "grid")
     assert grid["z"] and len(grid["y"]) == 8  # the sample sentences, batch of 8
     assert_no_error_text(page)
@@ -38,6 +38,13 @@ def test_batching_dashboard_in_browser(page, voila_url):
     assert wait_for(page, lambda: trace(page, "grid")["z"] != grid["z"])
     z = trace(page, "grid")["z"]
     assert all(row[-1] == 1 for row in z)
+
+    # The step slider moves the highlight in the packed grid to column t = 1: batch_sizes[1] rows.
+    handle = page.locator(".widget-slider", has=page.locator("label:text-is('Packed step t')")).locator(".noUi-handle")
+    handle.press("ArrowRight")
+    lit = lambda: [(r, c) for r, row in enumerate(trace(page, "packed")["z"]) for c, v in enumerate(row) if v == 2]  # noqa: E731
+    assert wait_for(page, lambda: lit() and all(c == 1 for _, c in lit()))
+    assert len(lit()) == trace(page, "bsizes")["y"][1]
 
     # Type two sentences: the batch becomes 2 rows, the title says so.
     box = page.locator("textarea").first
@@ -59,4 +66,5 @@ def test_batching_dashboard_in_browser(page, voila_url):
     assert_no_error_text(page)
     assert page.external == [], page.external
     screenshot(page, "batching")
-    page.locator(".js-plotly-plot").first.screenshot(path=str(SHOTS / "batching_figure.png"))
+    for i, part in enumerate(("grid", "packed", "rest")):
+        page.locator(".js-plotly-plot").nth(i).screenshot(path=str(SHOTS / f"batching_{part}.png"))

@@ -9,11 +9,12 @@ import time
 import pytest
 import torch
 
+from seqviz.figures import batching as fb
 from widgets.batching import MAX_TEXT, dashboard
 
 
 def fig_trace(d, uid):
-    return d.fig.data[d.idx[uid]]
+    return fb.trace(d.figs, uid)
 
 
 def no_stray_threads():
@@ -148,7 +149,7 @@ def test_measure_stop_and_measure_twice_leave_no_threads(d):
     d.worker._thread and d.worker._thread.join(60)
     names = list(fig_trace(d, "time").x)
     assert len(names) == 4 and all(y > 0 for y in fig_trace(d, "time").y)
-    assert d.info.label in d.fig.layout.annotations[8].text
+    assert d.info.label in fb.title(d.figs, "time")
     cells = {t.name: t.cells for t in d.timings}
     assert cells["packed, shuffled"] == int(d.scene.lengths.sum())
     assert "Measured on" in d.timing_note.value

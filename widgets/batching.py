@@ -1,12 +1,13 @@
 """Dashboard: padding, masking, sorting and packing of variable-length batches.
 
 ``BatchingState`` holds the knobs (validated: any browser can send any value);
-``BatchingDashboard`` lays out controls, one plot pane and the equations, and
+``BatchingDashboard`` lays out controls, three plot panes and the equations, and
 times the LSTM in a background ``Worker``. All maths lives in ``seqviz``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import fields
 
@@ -21,7 +22,7 @@ from seqviz.probes.packing import SceneConfig, SceneError, TimingConfig, make_sc
 from widgets.batching_views import EQUATIONS, facts_html, make_controls, timing_html
 from widgets.plotpane import PlotPane, plotly_loader
 from widgets.common import (StatusLine, bind, Worker, clamp_number, clean_choice, device_badge, equation_box, guarded,
-                            locked_update, register_instance)
+                            register_instance)
 
 MAX_TEXT = 20_000  # characters accepted from the browser; the rest is cut (and the user told)
 SCENE_KNOBS = tuple(f.name for f in fields(SceneConfig))
@@ -86,9 +87,9 @@ class BatchingDashboard(ipw.VBox):
         self.status = StatusLine()
         self.facts, self.timing_note, self.step_note = ipw.HTML(), ipw.HTML(), ipw.HTML()
         self.c = make_controls()
-        self.pane = PlotPane(fb.build_batching_figure())  # light plot widget (widgets/plotpane.py)
-        self.fig, self._fig_lock = self.pane.figure, self.pane.lock
-        self.idx = fb.trace_index(self.fig)
+        # Three light plot panes (widgets/plotpane.py): the step slider redraws only "packed".
+        self.panes = {part: PlotPane(f) for part, f in fb.build_batching_figures().items()}
+        self.figs = {part: pane.figure for part, pane in self.panes.items()}
         self.scene = None
         self.timings: list = []
         self._pending: tuple[str, str] | None = None  # (trait, validation message) not yet shown with a rebuild
@@ -119,7 +120,7 @@ class BatchingDashboard(ipw.VBox):
                          self.status, device_badge(), self.facts, self.timing_note])
         # The figure keeps the builder's fixed width: a plot pane drawn before its container has
         # a size would otherwise shrink to it (panels 300 px wide, titles overlapping).
-        plot = ipw.Box([self.pane], layout=ipw.Layout(flex="1 1 auto", min_width="960px"))
+        plot = ipw.VBox(list(self.panes.values()), layout=ipw.Layout(flex="1 1 auto", min_width="960px"))
         return [head, ipw.HBox([knobs, plot], layout=ipw.Layout(width="100%")), plotly_loader()]
 
     def _visibility(self) -> None:
@@ -128,6 +129,12 @@ class BatchingDashboard(ipw.VBox):
             self.c[k].layout.display = None if text else "none"
         for k in ("dist", "n", "max_len"):
             self.c[k].layout.display = "none" if text else None
+
+    @contextlib.contextmanager
+    def _batch(self, *parts: str):
+        """The named panes' figures, each edited under its lock and sent as one update."""
+        with contextlib.ExitStack() as stack:
+            yield {p: stack.enter_context(self.panes[p].batch()) for p in parts}
 
     # -- actions ---------------------------------------------------------------------
     def close_worker(self) -> None:
@@ -153,15 +160,15 @@ class BatchingDashboard(ipw.VBox):
             return
         self.scene = scene
         T = int(scene.batch.lengths.max())
-        with locked_update(self.fig, self._fig_lock):
-            fb.update_batch(self.fig, self.idx, scene)
+        with self._batch(*self.panes) as figs:
+            fb.update_batch(figs, scene)
         self.c["step"].max = T - 1
         self.show_step(min(self.state.step, T - 1))
         self.facts.value = facts_html(scene)
         if self.timings:
             self.timings, self.timing_note.value = [], ""
-            with locked_update(self.fig, self._fig_lock):
-                fb.update_timing(self.fig, self.idx, [])
+            with self._batch("rest") as figs:
+                fb.update_timing(figs, [])
         B = scene.batch.tokens.shape[0]
         ready = f"Showing a batch of {B} of {len(scene.lengths)} sequence(s). Move the step t, or press Measure."
         notes = said + scene.notes
@@ -172,8 +179,8 @@ class BatchingDashboard(ipw.VBox):
             return
         lay = self.scene.layout
         t = min(max(0, int(t)), len(lay.batch_sizes) - 1)
-        with locked_update(self.fig, self._fig_lock):
-            fb.update_step(self.fig, self.idx, lay, t)
+        with self._batch("packed") as figs:
+            fb.update_step(figs, lay, t)
         self.step_note.value = f"<span style='font-size:14px'>{fb.step_text(lay, t)}</span>"
 
     def measure(self) -> None:
@@ -195,8 +202,8 @@ class BatchingDashboard(ipw.VBox):
             if scene is not self.scene:  # the knobs changed while we measured
                 return
             self.timings = res
-            with locked_update(self.fig, self._fig_lock):
-                fb.update_timing(self.fig, self.idx, res)
+            with self._batch("rest") as figs:
+                fb.update_timing(figs, res)
             extra = packed_cpu_backward_bytes(scene.lengths, scene.random_batches, hidden)
             self.timing_note.value = timing_html(res, extra)
             done = len(res) == len(variants)
