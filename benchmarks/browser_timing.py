@@ -112,8 +112,17 @@ def first_render(b, base: str, notebook: str, repeats: int = 3, n_plots: int = 1
 
 # The promise is parked on window: evaluate() would otherwise wait for it before act() runs.
 _ARM = """([tag, key]) => { window.__latency = new Promise(resolve => {
-  const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.data.some(t => t.meta === tag));
-  const get = () => JSON.stringify(gd.data.find(t => t.meta === tag)[key]);
+  const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+  let get;
+  if (tag.startsWith('shape:')) {  // a layout shape, by name
+    const name = tag.slice(6);
+    const has = g => (g.layout.shapes || []).some(s => s.name === name);
+    const gd = plots.find(has);
+    get = () => JSON.stringify(gd.layout.shapes.find(s => s.name === name)[key]);
+  } else {
+    const gd = plots.find(g => g.data.some(t => t.meta === tag));
+    get = () => JSON.stringify(gd.data.find(t => t.meta === tag)[key]);
+  }
   const before = get();
   let t0 = null;
   const onKey = () => { if (t0 === null) t0 = performance.now(); };
@@ -132,7 +141,8 @@ _ARM = """([tag, key]) => { window.__latency = new Promise(resolve => {
 
 
 def control_latency(page, act, tag: str, key: str = "z", n: int = 20) -> list[float]:
-    """Milliseconds from a key press/mouse down done by ``act()`` until trace ``tag``'s ``key`` changes.
+    """Milliseconds from a key press/mouse down done by ``act()`` until trace ``tag``'s ``key`` changes
+    (``tag`` = "shape:NAME": the layout shape named NAME).
 
     ``act`` must change the control so that the plot changes (e.g. press ArrowRight on a slider).
     Returns the successful samples (a sample that waited over 10 s is dropped and counted as failed).
