@@ -30,6 +30,16 @@ def test_attention_dashboard_in_the_browser(voila_url, page):
     assert len(by_meta(page, "align")["z"]) == 8
     assert "Computing on:" in page.inner_text("body")
 
+    # The query slider from the keyboard: its small pane shows row i of the drawn matrix, and the box
+    # on the matrix follows (it waits until the query's pane is drawn).
+    handle = page.locator(".widget-slider", has=page.locator("label:text-is('Query token i')")).locator(".noUi-handle")
+    handle.press("ArrowLeft")
+    i = 4  # the default query is 5
+    assert wait_until(page, lambda: by_meta(page, "query")["y"] == by_meta(page, "self")["z"][i]), (
+        f"query bar {by_meta(page, 'query')['y'][:4]} vs row {i} {by_meta(page, 'self')['z'][i][:4]}")
+    assert wait_until(page, lambda: min(by_meta(page, "self_sel")["y"]) == i - 0.5)
+    assert min(by_meta(page, "qkv_sel")["y"]) == i - 0.5
+
     # A switch from the browser: without the causal mask every token sees every token.
     page.get_by_role("checkbox", name="Causal mask (no looking ahead)").uncheck()
     assert wait_until(page, lambda: all(w > 0 for w in upper(by_meta(page, "self")["z"]))), (

@@ -172,3 +172,30 @@ def test_presets_states_and_date():
         x.close_worker()
     with pytest.raises(ValueError, match="Unknown preset"):
         dashboard(preset="nope")
+
+
+def test_query_slider_redraws_the_chosen_row_from_the_equation(d):
+    """The query slider only moves what depends on i and j (its own small pane, the boxes), and the
+    bar chart is row i of the matrix recomputed from the model's weights."""
+    lv = d.live
+    m = lv.lm.models["transformer"]
+    d.c["layer"].value, d.c["head"].value = 1, 2
+    tr = []
+    with torch.no_grad():
+        m(lv._ids[None], trace=tr)
+    w = recompute_self_attention(m, tr[1]["x_in"], 1)[0][0, 2]
+    before = z(d, "self")
+    for i, j in ((0, 0), (3, 1), (len(w) - 1, 2)):
+        d.c["query"].value, d.c["key"].value = i, j
+        np.testing.assert_allclose(trace(d, "query").y, w[i], atol=1e-6)
+        assert trace(d, "query").marker.color[j] != trace(d, "query").marker.color[(j + 1) % len(w)]
+        for box in ("self_sel", "qkv_sel"):  # no browser here: the box follows at once
+            assert min(trace(d, box).y) == i - 0.5 and max(trace(d, box).y) == i + 0.5
+        assert min(trace(d, "self_sel").x) == j - 0.5
+        assert f"i = {i}" in d.eq_b.value and f"j = {j}" in d.eq_b.value
+    np.testing.assert_array_equal(z(d, "self"), before)  # the matrix itself was not redrawn
+    # the query's pane is small: two subplots, no colour bars (plotly.js redraws a whole pane per update)
+    fig = d.panes[TRACE_PART["query"]].figure
+    assert TRACE_PART["query"] == TRACE_PART["qkv"] != TRACE_PART["self"]
+    assert len([k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]) == 2
+    assert not any(getattr(t, "showscale", False) for t in fig.data)
