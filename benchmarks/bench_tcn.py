@@ -29,6 +29,7 @@ from seqviz.probes.receptive import input_gradient, receptive_field  # noqa: E40
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, WINDOW, Race  # noqa: E402
 
 NB = "05_convolutions_tcn.ipynb"
+N_PLOTS = 3  # plot panes: the diagram; gradients and causality; race and parameters
 
 
 def free_port() -> int:
@@ -101,14 +102,16 @@ def shrunk_tcn(seconds: float = 20.0):
 
 def browser_part():
     with serve(PORT) as base, browser() as b:
-        fr = first_render(b, base, NB, repeats=3)
+        fr = first_render(b, base, NB, repeats=3, n_plots=N_PLOTS)
         print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
               f"all {', '.join(f'{x:.2f}' for x in fr)} s")
-        page = open_page(b, base, NB)
+        page = open_page(b, base, NB, n_plots=N_PLOTS)
         handle = slider_handle(page, "Output position t")
         act = lambda i: handle.press("ArrowLeft" if i % 10 < 5 else "ArrowRight")  # noqa: E731
         idle = control_latency(page, act, "active", "x", n=20)
-        print(f"control-to-plot latency, idle (Output position t -> diagram, gradients, causality): {summary(idle)} ms")
+        print(f"control-to-plot latency, idle (Output position t -> the layered diagram): {summary(idle)} ms")
+        follow = control_latency(page, act, "analytic", "x", n=10)
+        print(f"  same slider -> gradient and causality pane (drawn after the diagram): {summary(follow)} ms")
         page.get_by_role("button", name="Train").click()
         page.wait_for_timeout(2000)
         rate = refresh_rate(page, "loss_rnn")

@@ -13,11 +13,24 @@ def values(trace, key):
 
 
 def test_receptive_field_dashboard_in_the_browser(voila_url, page):
-    open_dashboard(page, voila_url, NOTEBOOK)
+    open_dashboard(page, voila_url, NOTEBOOK, n_plots=3)
+    # three panes (diagram; gradients + causality; race + parameters), each redrawn alone
+    assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 3
     assert len(values(by_meta(page, "active"), "x")) == 71  # output t=70 sees inputs 0..70, drawn at once
     assert len(by_meta(page, "nodes")["z"]) == 7  # input row + 6 blocks
     assert len(by_meta(page, "analytic")["x"]) == 71  # k=3, 6 doubling blocks: output 70 sees inputs 0..70
     assert "Computing on:" in page.inner_text("body")
+
+    # The output position from the keyboard: the diagram, then the gradients and causality follow.
+    handle = page.locator(".widget-slider", has=page.locator("label:text-is('Output position t')")).locator(".noUi-handle")
+    for _ in range(3):
+        handle.press("ArrowLeft")
+    assert wait_until(page, lambda: by_meta(page, "output")["x"] == [67])
+    assert len(values(by_meta(page, "active"), "x")) == 68
+    assert wait_until(page, lambda: max(by_meta(page, "analytic")["x"]) == 67 and by_meta(page, "cut")["x"][0] == 67.5)
+    for _ in range(3):
+        handle.press("ArrowRight")
+    assert wait_until(page, lambda: by_meta(page, "output")["x"] == [70] and max(by_meta(page, "analytic")["x"]) == 70)
 
     # Centred padding from the browser: outputs before t now move when the future changes.
     assert max(by_meta(page, "delta")["y"][:71]) == 0  # causal: nothing at or before t=70 moves

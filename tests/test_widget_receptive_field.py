@@ -1,5 +1,7 @@
 """The receptive-field dashboard in plain pytest: controls, buttons, state and figure data."""
 
+import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -114,6 +116,35 @@ def test_moving_t_changes_the_diagram_gradients_and_causality_not_the_race(dash)
     assert max(trace(dash, "analytic").x) == 40 and seen_in_heat(dash, 1)[-1] == 40
     assert list(trace(dash, "cut").x) == [40.5, 40.5]
     assert dash.panes["race"].snapshot() == race_before
+
+
+def test_in_the_kernel_the_gradients_follow_once_the_browser_has_drawn_the_diagram(dash):
+    pane = dash.panes["diagram"]
+    pane._seen_view, pane.send = True, lambda *a, **k: None  # a browser view that has not answered yet
+
+    async def poll(cond, timeout=2.0):
+        for _ in range(int(timeout / 0.01)):
+            if cond():
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    async def moves():  # the kernel runs widget callbacks on its asyncio loop
+        dash.c["t"].value = 30
+        dash.c["t"].value = 31  # two moves before the browser answers: one refresh, for the latest t
+        assert pane.busy and trace(dash, "output").x == (31,)  # the diagram at once
+        await asyncio.sleep(0.1)
+        assert max(trace(dash, "analytic").x) == 70  # gradients wait for the browser's drawing
+        pane._on_msg(pane, {"type": "drawn", "id": pane._sent}, [])
+        assert await poll(lambda: max(trace(dash, "analytic").x) == 31)
+        assert list(trace(dash, "cut").x) == [31.5, 31.5] and seen_in_heat(dash, 1)[-1] == 31
+        pane._sent += 1  # a browser that never answers: the gradients come anyway, after 0.3 s
+        pane._last_send = time.monotonic()
+        dash.c["t"].value = 20
+        assert await poll(lambda: max(trace(dash, "analytic").x) == 20)
+
+    asyncio.run(moves())
+    no_traceback(dash)
 
 
 def test_calculator_gives_the_lectures_wavenet_answer_and_flags_disagreement(dash):

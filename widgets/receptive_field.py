@@ -8,6 +8,8 @@ All maths lives in ``seqviz``.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import threading
 import time
 
@@ -28,6 +30,7 @@ from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, resul
 ARCH = ("kernel_size", "n_blocks", "schedule", "custom", "padding", "convs_per_block", "race")
 RANGES = {"kernel_size": (2, 7), "n_blocks": (1, 8), "convs_per_block": (1, 2), "t": (0, 10_000),
           "calc_reach": (1, 10 ** 9), "calc_k": (2, 64)}
+HOLD_S = 0.1  # seconds the race's refreshes wait after a move of t (see ``_move_t``)
 CHOICES = {"schedule": ("doubling", "constant", "custom"), "padding": ("causal", "centred"),
            "race": tuple(RACE_PRESETS)}
 class ReceptiveFieldState(tl.HasTraits):
@@ -89,6 +92,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         # The trained-gradient row (a heatmap, and a backward pass) every 2 s.
         self.throttle, self.grad_throttle = Throttle(6), Throttle(0.5)
         self.refresh_times: list[float] = []  # monotonic time of every race refresh (benchmarks read it)
+        self.hold_until = 0.0  # race refreshes wait until then: a move of t is drawn first (``_move_t``)
         self.status, self.c = StatusLine(), make_controls()
         self.readout = equation_box("Receptive field of this network", "")
         self.calc = equation_box("How many layers for a reach of N inputs?", "")
@@ -106,7 +110,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.c["reset"].on_click(on("reset the race")(lambda _: self.rebuild("Race reset: every model is back at "
                                                                               "its untrained weights.")))
         self.state.observe(on("rebuild the network")(self._arch_changed), list(ARCH))
-        self.state.observe(on("move the output position")(lambda _: self.refresh_structure(full=False)), "t")
+        self.state.observe(on("move the output position")(self._move_t), "t")
         self.state.observe(on("compute the layers")(lambda _: self.refresh_calculator()), ["calc_reach", "calc_k"])
         self.state.observe(self._note, "note")
         register_instance("receptive_field", self)
@@ -134,6 +138,12 @@ class ReceptiveFieldDashboard(ipw.VBox):
             self.status.say(change["new"], "warn")
             self._pending = (change["new"], time.monotonic())  # kept if the corrected value rebuilds
             self.state.note = ""  # so the same message shows again next time
+
+    def _move_t(self, _change=None) -> None:
+        """The output position moved: the race's refreshes pause for HOLD_S so that its pane's
+        redraw does not land in the browser just ahead of (or beside) the diagram's."""
+        self.hold_until = time.monotonic() + HOLD_S
+        self.refresh_structure(full=False)
 
     def close_worker(self) -> None:
         self.worker.stop()
@@ -180,7 +190,14 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.c["train"].description, self.c["train"].icon = ("Stop", "stop") if running else ("Train", "play")
 
     def _train_loop(self, stop: threading.Event) -> None:
-        why = self.race.train(stop, self.refresh_race)
+        # A control's handler needs the GIL that this thread holds between torch calls; Python hands
+        # it over every 5 ms by default, several times per handler (shell, iopub threads): 1 ms here.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, 0.001))
+        try:
+            why = self.race.train(stop, self.refresh_race)
+        finally:
+            sys.setswitchinterval(switch)
         self.refresh_race(force=True)
         self._set_train_button(False)
         r = self.race
@@ -202,14 +219,39 @@ class ReceptiveFieldDashboard(ipw.VBox):
 
     def refresh_structure(self, full: bool = True) -> None:
         """Diagram, gradients and causality for output t; ``full`` also redraws what does not
-        depend on t (grid, parameter curves, readout). The diagram goes out first, in its own
-        small pane, before the gradients are computed: the slider's answer is not kept waiting."""
+        depend on t (grid, parameter curves, readout).
+
+        For a move of t alone (``full=False``) only the diagram's small pane is updated at once;
+        the gradients and the causality check (two autograd passes, a second pane) follow once the
+        browser has drawn the diagram: sent at once, their redraw used to land in the same browser
+        frame and delay the diagram that the slider is about."""
         s, r = self.state, self.race
         cfg = r.tcn_cfg
         L, t = r.task.seq_len(r.preset.T), min(s.t, r.task.seq_len(r.preset.T) - 1)
         diag = rcp.dependency_diagram(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, L, t)
         with self.panes["diagram"].batch() as fig:
             ft.update_diagram(fig, diag, t, cfg.convs_per_block, nodes=full)
+        if not full:
+            self._after_diagram()
+            return
+        self.refresh_probe()
+        lags = rcp.dependency_lags(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding)
+        hidden_params = len(cfg.dilations) * cfg.convs_per_block * rcp.conv_params(
+            cfg.channels, cfg.channels, cfg.kernel_size)
+        with self.panes["race"].batch() as fig:
+            ft.update_params(fig, rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2),
+                             (r.rf, hidden_params), r.reach)
+        self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(
+            cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, r.rf, lags, rcp.holes(lags),
+            r.past, r.reach, r.task.name, r.floor, r.task.metric) + "</div>"
+
+    def refresh_probe(self) -> None:
+        """Measured gradients (untrained, trained), the analytic set and the causality check for
+        the current t, in the "probe" pane."""
+        r = self.race
+        cfg = r.tcn_cfg
+        L = r.task.seq_len(r.preset.T)
+        t = min(self.state.t, L - 1)
         lags = rcp.dependency_lags(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding)
         positions = [t - g for g in lags if 0 <= t - g < L]
         untrained = rcp.input_gradient(self.untrained, L, t, seed=1, batch=8)
@@ -221,16 +263,31 @@ class ReceptiveFieldDashboard(ipw.VBox):
         before = float(np.max(delta[: t + 1]))
         self.causal_note = ("no output at or before t moved (exactly 0)" if before == 0 else
                             f"outputs at or before t moved by up to {before:.2g}: centred padding reads the future")
-        if not full:
+
+    def _after_diagram(self, max_wait_s: float = 0.3) -> None:
+        """``refresh_probe`` once the browser has drawn the diagram (its pane acknowledges each
+        update; at most ``max_wait_s``), on the kernel's event loop, so that the acknowledgement
+        can arrive meanwhile. Several moves of t in a row are served by one refresh, for the
+        latest t. Outside a running event loop (plain Python, tests): at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh_probe()
             return
-        hidden_params = len(cfg.dilations) * cfg.convs_per_block * rcp.conv_params(
-            cfg.channels, cfg.channels, cfg.kernel_size)
-        with self.panes["race"].batch() as fig:
-            ft.update_params(fig, rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2),
-                             (r.rf, hidden_params), r.reach)
-        self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(
-            cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, r.rf, lags, rcp.holes(lags),
-            r.past, r.reach, r.task.name, r.floor, r.task.metric) + "</div>"
+        self._probe_since = time.monotonic()
+        if getattr(self, "_probe_pending", False):
+            return
+        self._probe_pending = True
+        run = guarded(self.status, "update the gradients")(self.refresh_probe)
+
+        def tick():
+            if self.panes["diagram"].busy and time.monotonic() - self._probe_since < max_wait_s:
+                loop.call_later(0.005, tick)
+                return
+            self._probe_pending = False
+            run()
+
+        loop.call_soon(tick)
 
     def _trained_gradient(self, t: int):
         r = self.race
@@ -248,7 +305,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
 
     def refresh_race(self, force: bool = False) -> None:
         """Loss curves and the table, at most 6 times a second; the trained gradient every 2 s."""
-        if not force and (self._browser_busy() or not self.throttle.ready()):
+        if not force and (time.monotonic() < self.hold_until or self._browser_busy() or not self.throttle.ready()):
             return
         r = self.race
         hist = {k: r.history(k) for k in ft.RACERS}
