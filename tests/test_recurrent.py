@@ -3,13 +3,14 @@
 import math
 import threading
 
+import numpy as np
 import pytest
 import torch
 
 from seqviz.data.tasks import get_task
 from seqviz.experiments import PRESETS, GradFlowConfig, build_gradflow_run, per_step_gradient_norms
 from seqviz.models.recurrent import RecurrentConfig, build_recurrent, cut_points, spectral_radius
-from seqviz.probes.gates import belt_product, gate_trace
+from seqviz.probes.gates import belt_product, gate_trace, gate_traces
 from seqviz.probes.gradients import probe_gradients
 from seqviz.training import Run, TrainConfig
 
@@ -264,3 +265,17 @@ def test_building_a_model_leaves_the_global_rng_alone():
     state = torch.random.get_rng_state()
     make("lstm", seed=3)
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_batched_gate_traces_equal_one_sequence_at_a_time(cell):
+    model, task = make(cell, H=6, forget_bias=1.0)
+    batch = task.sample(4, 15, torch.Generator().manual_seed(3))
+    keys = [0, 3, 7, 14]
+    for b, tr in enumerate(gate_traces(model, batch.x, keys)):
+        one = gate_trace(model, batch.x[b], key_step=keys[b])
+        np.testing.assert_allclose(tr.h, one.h, atol=1e-6)
+        for k in one.gates:
+            np.testing.assert_allclose(tr.gates[k], one.gates[k], atol=1e-6)
+        assert (tr.c is None) == (one.c is None)
+        assert list(tr.unit_order[:3]) == list(one.unit_order[:3])

@@ -1,9 +1,11 @@
 """The gradient-flow dashboard in plain pytest: controls, buttons, state and figure data."""
 
 
+import numpy as np
 import pytest
 
 from seqviz.figures.gradflow import trace_index
+from seqviz.probes.gates import gate_trace
 from widgets.gradient_flow import GradientFlowDashboard, dashboard
 from tests.conftest import wait_for, workers_alive
 
@@ -144,3 +146,18 @@ def test_sequence_picker_changes_the_belt(dash):
     before = trace(dash, "belt_state").z
     dash.c["seq_index"].value = 3
     assert trace(dash, "belt_state").z != before
+
+
+def test_belt_shows_the_current_model_on_the_picked_sequence(dash):
+    """The belt reuses cached gate traces; after training steps it must show the new weights."""
+    run = dash.run
+    for i, steps in ((2, 0), (5, 0), (5, 3), (1, 3)):
+        while run.steps < steps:
+            dash.c["step"].click()
+        dash.c["seq_index"].value = i
+        key = int(dash.view_batch.key_positions[i][0])
+        ref = gate_trace(run.models["lstm"], dash.view_batch.x[i], key_step=key)  # one sequence, from scratch
+        units = ref.unit_order[:len(trace(dash, "belt_state").z)]
+        np.testing.assert_allclose(np.array(trace(dash, "belt_state").z, dtype=float), ref.c[:, units].T, atol=1e-5)
+        np.testing.assert_allclose(np.array(trace(dash, "gate_0").z, dtype=float), ref.gates["f"][:, units].T,
+                                   atol=1e-5)

@@ -20,7 +20,7 @@ from seqviz.devices import pick_device
 from seqviz.experiments import DEFAULT_PRESET, PRESETS, GradFlowConfig, build_gradflow_run
 from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
-from seqviz.probes.gates import belt_product, gate_trace
+from seqviz.probes.gates import belt_product, gate_traces
 from seqviz.probes.gradients import probe_gradients
 from widgets.common import (StatusLine, bind, log, warm_up_torch, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
@@ -114,6 +114,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.idx = {k: gf.trace_index(p.figure) for k, p in self.panes.items()}
         self.eq_rnn, self.eq_belt = equation_box("RNN: a product of Jacobians", ""), equation_box("The belt", "")
         self.run = None
+        self._belt_cache = None  # ((run id, model, step), gate traces of the N_SHOWN sequences)
         self.init_probe = {}
         self._shown_probe = None
         for name, w in self.c.items():
@@ -126,7 +127,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.state.observe(on("apply the preset")(lambda ch: self.apply_preset(ch["new"])), "preset")
         self.state.observe(on("rebuild the models")(self._model_knob), list(MODEL_KNOBS))
         self.state.observe(on("change a training setting")(self._live_knob), list(LIVE_KNOBS))
-        self.state.observe(on("show that sequence")(lambda _: self.refresh_belt()), "seq_index")
+        self.state.observe(on("show that sequence")(lambda _: self.refresh_belt(fresh=False)), "seq_index")
         self.state.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
         register_instance("gradient_flow", self)
         self.reset()
@@ -166,6 +167,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.worker.stop()
         cfg = self.state.config()
         self.run = build_gradflow_run(cfg, self.device, n_probe=N_SHOWN)
+        self._belt_cache = None
         task = get_task(cfg.task)
         self.view_batch = self.run.probe_batch  # the N_SHOWN sequences the probes and the belt look at
         g, c, b = (self.panes[k] for k in ("grad", "curves", "belt"))
@@ -303,12 +305,20 @@ class GradientFlowDashboard(ipw.VBox):
         if force or self.belt_throttle.ready():
             self.refresh_belt()
 
-    def refresh_belt(self) -> None:
+    def refresh_belt(self, fresh: bool = True) -> None:
+        """The belt view of the selected sequence. The gate traces of all N_SHOWN sequences come
+        from one unrolled pass and are kept: the sequence slider (``fresh=False``) reuses them
+        while the models have not changed, and while training (the belt refreshes every second)."""
         run, other = self.run, self.state.other
         i = min(self.state.seq_index, N_SHOWN - 1)
-        keys = [int(k) for k in self.view_batch.key_positions[i].tolist()]
-        with run.lock:
-            tr = gate_trace(run.models[other], self.view_batch.x[i], key_step=keys[0])
+        keys = [[int(k) for k in row.tolist()] for row in self.view_batch.key_positions]
+        version = (id(run), other, run.steps)
+        cached = self._belt_cache
+        if not (cached and cached[0][:2] == version[:2] and (cached[0] == version or (not fresh and self.worker.running))):
+            with run.lock:
+                traces = gate_traces(run.models[other], self.view_batch.x, [k[0] for k in keys])
+            self._belt_cache = cached = (version, traces)
+        tr, keys = cached[1][i], keys[i]
         with self.panes["belt"].batch() as fig:
             gf.update_belt(fig, self.idx["belt"], tr, keys)
         prod = belt_product(tr, keys[0])

@@ -146,10 +146,20 @@ def build_belt_figure(T: int, other: str = "lstm", height: int = 900, width: int
     for i, (r, c) in enumerate(GATE_SLOTS):
         fig.add_trace(go.Heatmap(uid=f"gate_{i}", x=[], y=[], z=[], coloraxis="coloraxis3" if i != 2 else "coloraxis2",
                                  hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r, col=c)
+    # Heatmaps cover their grid lines, and plotly redraws every axis on every update (a slider
+    # move): no grid, and tick labels only where they differ (the middle row's time axis is the
+    # bottom row's, the right-hand panels show the left ones' units).
+    fig.update_xaxes(showgrid=False, zeroline=False)
+    fig.update_yaxes(showgrid=False, zeroline=False)
     for r, c in ((1, 1), *GATE_SLOTS):
-        fig.update_xaxes(title_text="time step t", row=r, col=c)
+        if r != 2:
+            fig.update_xaxes(title_text="time step t", row=r, col=c)
+        else:
+            fig.update_xaxes(showticklabels=False, row=r, col=c)
         if c == 1:  # the right-hand panels share the left ones' rows; a second title would crowd the gap
             fig.update_yaxes(title_text="unit", row=r, col=c)
+        else:
+            fig.update_yaxes(showticklabels=False, row=r, col=c)
     doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2, 3)]
     apply_theme(
         fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),

@@ -28,23 +28,30 @@ def gate_trace(model: RecurrentModel, x: torch.Tensor, key_step: int = 0) -> Gat
     otherwise) moved most at ``key_step`` and then held still: the units that
     carry the remembered token.
     """
-    tr = model.unrolled(x[None])  # batch of one
-    h = tr.h[0].float().cpu().numpy()  # (T, H)
-    c = tr.c[0].float().cpu().numpy() if tr.c is not None else None
-    mem = c if c is not None else h
-    T = mem.shape[0]
-    k = int(min(max(key_step, 0), T - 1))
-    before = mem[k - 1] if k > 0 else np.zeros_like(mem[k])
-    written = np.abs(mem[k] - before)  # (H,) how much step k wrote
-    drift = np.abs(mem[k:] - mem[k]).mean(axis=0) if k < T - 1 else np.zeros_like(written)
-    score = written - 0.5 * drift
-    return GateTrace(
-        cell=model.cfg.cell,
-        h=h,
-        c=c,
-        gates={k_: v[0].float().cpu().numpy() for k_, v in tr.gates.items()},
-        unit_order=np.argsort(-score, kind="stable"),
-    )
+    return gate_traces(model, x[None], [key_step])[0]
+
+
+@torch.no_grad()
+def gate_traces(model: RecurrentModel, x: torch.Tensor, key_steps: list[int]) -> list[GateTrace]:
+    """``gate_trace`` for every sequence of a batch x (B, T, D) in one unrolled pass
+    (about the cost of one sequence: the unrolled steps are small)."""
+    tr = model.unrolled(x)
+    hs = tr.h.float().cpu().numpy()  # (B, T, H)
+    cs = tr.c.float().cpu().numpy() if tr.c is not None else None
+    gates = {k_: v.float().cpu().numpy() for k_, v in tr.gates.items()}
+    out = []
+    for b, key_step in enumerate(key_steps):
+        h, c = hs[b], (cs[b] if cs is not None else None)
+        mem = c if c is not None else h
+        T = mem.shape[0]
+        k = int(min(max(key_step, 0), T - 1))
+        before = mem[k - 1] if k > 0 else np.zeros_like(mem[k])
+        written = np.abs(mem[k] - before)  # (H,) how much step k wrote
+        drift = np.abs(mem[k:] - mem[k]).mean(axis=0) if k < T - 1 else np.zeros_like(written)
+        score = written - 0.5 * drift
+        out.append(GateTrace(cell=model.cfg.cell, h=h, c=c, gates={k_: v[b] for k_, v in gates.items()},
+                             unit_order=np.argsort(-score, kind="stable")))
+    return out
 
 
 def belt_product(trace: GateTrace, t0: int) -> np.ndarray:
