@@ -40,6 +40,22 @@ def test_a_new_view_gets_the_whole_figure_then_small_updates():
     assert not pane.busy
 
 
+def test_a_view_that_drew_the_current_figure_is_not_sent_it_again():
+    pane, outbox = pane_with_outbox()
+    with pane.batch() as fig:
+        fig.data[0].update(y=[5, 6])
+    drawn = json.loads(pane.figure_json)  # what a view starts from
+    pane._on_msg(pane, {"type": "ready", "rev": drawn["rev"]}, [])
+    assert outbox == []  # nothing to redraw
+    with pane.batch() as fig:
+        fig.data[0].update(y=[7, 8])
+    assert json.loads(outbox[0]["payload"])["kind"] == "update"
+    # A second view starts from the state of the first draw, which is stale now: it gets the figure.
+    pane._on_msg(pane, {"type": "ready", "rev": drawn["rev"]}, [])
+    last = json.loads(outbox[-1]["payload"])
+    assert last["kind"] == "react" and last["data"][0]["y"] == [7, 8]
+
+
 def test_plain_json_conversion():
     assert _plain({"a": np.arange(3), "b": (np.float32(1.5), float("inf"))}) == {"a": [0, 1, 2], "b": [1.5, None]}
 

@@ -89,7 +89,8 @@ async function renderPane({ model, el }) {
       }
     });
   });
-  model.send({ type: "ready" });  // the kernel answers with the current figure
+  // The kernel answers with the whole current figure, unless the one just drawn is it.
+  model.send({ type: "ready", rev: fig.rev });
   return () => Plotly.purge(div);
 }
 
@@ -167,10 +168,10 @@ def _plain(v):
     return json.loads(pio.json.to_json_plotly(v))
 
 
-def _to_json(fig: go.Figure) -> str:
+def _to_json(fig: go.Figure, rev: int = 0) -> str:
     """Plain lists rather than plotly's base64 typed arrays: the page's ``gd.data`` then holds
-    ordinary arrays that tests and other scripts can read."""
-    return json.dumps(_plain(fig.to_plotly_json()), separators=(",", ":"))
+    ordinary arrays that tests and other scripts can read. ``rev`` counts the edits it holds."""
+    return json.dumps({**_plain(fig.to_plotly_json()), "rev": rev}, separators=(",", ":"))
 
 
 class _LiveFigure(go.Figure):
@@ -209,6 +210,7 @@ class PlotPane(_Widget):
         self._sent = 0
         self._drawn = 0
         self._last_send = 0.0
+        self._rev = 0  # edits so far; ``figure_json`` says which revision it holds
         self.figure = _LiveFigure(fig, self)
         self.on_msg(self._on_msg)
 
@@ -232,12 +234,15 @@ class PlotPane(_Widget):
         elif content.get("type") == "ready":
             with self.lock:
                 self._seen_view = True
+                if content.get("rev") == self._rev:  # the view drew the current figure: no second draw
+                    return
                 fig = self.figure.to_plotly_json()
-                self._push({"kind": "react", "data": fig["data"], "layout": fig["layout"]})
+                self._push({"kind": "react", "data": fig["data"], "layout": fig["layout"]}, edit=False)
 
-    def _push(self, message: dict) -> None:
+    def _push(self, message: dict, edit: bool = True) -> None:
+        self._rev += edit
         if not self._seen_view:
-            self.figure_json = _to_json(self.figure)
+            self.figure_json = _to_json(self.figure, self._rev)
             return
         self._sent += 1
         self._last_send = time.monotonic()
@@ -245,4 +250,6 @@ class PlotPane(_Widget):
 
     def snapshot(self) -> dict:
         """The figure as the browser should now show it (tests compare against this)."""
-        return json.loads(_to_json(self.figure))
+        snap = json.loads(_to_json(self.figure))
+        snap.pop("rev")
+        return snap
