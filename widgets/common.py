@@ -188,15 +188,18 @@ def guarded(status: StatusLine, what: str):
     return wrap
 
 
-def warm_up_torch() -> None:
-    """Import torch._dynamo in the background once the dashboard is built: torch's first
-    optimizer imports it (1-2 s measured here), and a Train press should not wait for it."""
+def warm_up_torch(delay_s: float = 8.0) -> None:
+    """Import torch._dynamo in the background a few seconds after the dashboard is built:
+    torch's first optimizer step imports it (1-2 s measured here), and a Train press should
+    not wait for it. Not at once: the import holds the GIL, and the kernel must first answer
+    the page's requests for the widgets' state (the first render)."""
     import importlib
     import sys
 
     if "torch._dynamo" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True,
-                         name="torch-import-warmup").start()
+        t = threading.Timer(delay_s, importlib.import_module, args=("torch._dynamo",))
+        t.daemon, t.name = True, "torch-import-warmup"
+        t.start()
 
 
 _LIVE: dict[str, weakref.WeakSet] = {}
