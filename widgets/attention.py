@@ -24,7 +24,6 @@ from widgets.common import (StatusLine, Throttle, bind, Worker, clamp_number, cl
 from widgets.plotpane import PlotPane, plotly_loader
 
 TEXT_CAP = 200  # characters kept from typed text
-WARM_UP_S = 8.0  # seconds after the build before torch's optimiser imports are paid (see __init__)
 INTS = ("snapshot", "out_i", "src_j", "layer", "head", "query", "key")
 CHOICES = {"task": TASKS, "cell": ("gru", "lstm"), "position": ("learned", "sinusoidal", "none"),
            "kind": ("qkv", "simple")}
@@ -139,9 +138,9 @@ class AttentionDashboard(ipw.VBox):
         st.observe(on("show that cell")(lambda ch: lv.refresh_selection()), ["query", "key"])
         st.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
         register_instance("attention", self)
-        # torch's first optimiser costs ~3.7 s of imports: pay it in the background once the first
-        # render is done (the import holds the GIL the kernel needs to answer the page), not on Train.
-        warm = threading.Timer(WARM_UP_S, warm_up_optimizer)
+        # torch's first optimiser costs ~3.7 s of imports: pay it in the background after the
+        # first render has had its start, not before the page shows and not on Train.
+        warm = threading.Timer(2.0, warm_up_optimizer)
         warm.name, warm.daemon = "seqviz-warmup", True
         warm.start()
         self.children = self._layout()
