@@ -8,6 +8,7 @@ Settings, and why (measured, see shared/design.md):
   2 cores slowed training several hundred times.
 - idle kernels are culled: Voila does not shut down the kernel of a closed tab.
 - the ``seqviz`` template: the lab template minus its CDN icon font, plus a landing page.
+- plotly's JupyterLab extension is not loaded: it would parse a second plotly.js per page.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def voila_command(port: int = 8866, root: str | Path = ROOT / "lessons", cull_af
         "--VoilaConfiguration.classic_tree=True",
         "--theme=light",
         "--VoilaConfiguration.file_allowlist=[]",
+        # plotly's own lab extension ships a second copy of plotly.js (3.5 MB parsed by every
+        # page); the dashboards draw with the template's copy (widgets/plotpane.py).
+        '--VoilaConfiguration.extension_denylist=["jupyterlab-plotly"]',
         f"--MappingKernelManager.cull_idle_timeout={cull_after_s}",
         "--MappingKernelManager.cull_interval=60",
         "--MappingKernelManager.cull_connected=False",
