@@ -29,7 +29,7 @@ from seqviz.probes.receptive import input_gradient, receptive_field  # noqa: E40
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, WINDOW, Race  # noqa: E402
 
 NB = "05_convolutions_tcn.ipynb"
-N_PLOTS = 3  # plot panes: the diagram; gradients and causality; race and parameters
+N_PLOTS = 4  # plot panes: the diagram; gradients and causality; race; parameters
 
 
 def free_port() -> int:

@@ -13,9 +13,9 @@ def values(trace, key):
 
 
 def test_receptive_field_dashboard_in_the_browser(voila_url, page):
-    open_dashboard(page, voila_url, NOTEBOOK, n_plots=3)
-    # three panes (diagram; gradients + causality; race + parameters), each redrawn alone
-    assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 3
+    open_dashboard(page, voila_url, NOTEBOOK, n_plots=4)
+    # four panes (diagram; gradients + causality; race | parameters), each redrawn alone
+    assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 4
     assert len(values(by_meta(page, "active"), "x")) == 71  # output t=70 sees inputs 0..70, drawn at once
     assert len(by_meta(page, "nodes")["z"]) == 7  # input row + 6 blocks
     assert len(by_meta(page, "analytic")["x"]) == 71  # k=3, 6 doubling blocks: output 70 sees inputs 0..70

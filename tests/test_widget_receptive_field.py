@@ -97,25 +97,26 @@ def test_bad_values_from_the_browser_are_corrected_and_explained(dash, name, val
     assert len(trace(dash, "active").x) > 0  # nothing lost
 
 
-def test_three_panes_each_with_its_own_traces(dash):
-    assert list(dash.panes) == ["diagram", "probe", "race"]
+def test_four_panes_each_with_its_own_traces(dash):
+    assert list(dash.panes) == ["diagram", "probe", "race", "params"]
     for name, pane in dash.panes.items():
         assert [tr.meta for tr in pane.figure.data] == list(PANES[name])
         assert pane.snapshot()["data"][0]["meta"] == PANES[name][0]  # what a browser view starts from
     right = dash.children[1].children[1]
-    assert list(right.children[:3]) == [dash.panes["diagram"], dash.panes["probe"], dash.panes["race"]]
+    assert list(right.children[:2]) == [dash.panes["diagram"], dash.panes["probe"]]
+    assert list(right.children[2].children) == [dash.panes["race"], dash.panes["params"]]  # side by side
     # the slider's pane stays tiny: one subplot, no colour bar
     diagram = dash.panes["diagram"].figure
     assert "xaxis2" not in diagram.layout and not any(getattr(tr, "showscale", False) for tr in diagram.data)
 
 
 def test_moving_t_changes_the_diagram_gradients_and_causality_not_the_race(dash):
-    race_before = dash.panes["race"].snapshot()
+    race_before, params_before = dash.panes["race"].snapshot(), dash.panes["params"].snapshot()
     dash.c["t"].value = 40
     assert trace(dash, "output").x == (40,) and len(trace(dash, "active").x) == 41
     assert max(trace(dash, "analytic").x) == 40 and seen_in_heat(dash, 1)[-1] == 40
     assert list(trace(dash, "cut").x) == [40.5, 40.5]
-    assert dash.panes["race"].snapshot() == race_before
+    assert dash.panes["race"].snapshot() == race_before and dash.panes["params"].snapshot() == params_before
 
 
 def test_in_the_kernel_the_gradients_follow_once_the_browser_has_drawn_the_diagram(dash):

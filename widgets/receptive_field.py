@@ -1,7 +1,7 @@
 """Dashboard: receptive fields of dilated causal convolutions, and a TCN racing recurrent nets.
 
 ``ReceptiveFieldState`` holds the knobs (validated: any browser can send any value);
-``ReceptiveFieldDashboard`` lays out controls, three plot panes and the readouts,
+``ReceptiveFieldDashboard`` lays out controls, four plot panes and the readouts,
 and runs the race (``widgets.receptive_field_race``) in a background ``Worker``.
 All maths lives in ``seqviz``.
 """
@@ -102,9 +102,10 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.readout = equation_box("Receptive field of this network", "")
         self.calc = equation_box("How many layers for a reach of N inputs?", "")
         self.table = ipw.HTML()
-        # Three light plot panes (widgets/plotpane.py), each redrawn alone: plotly.js redraws every
-        # subplot of a figure on any change, so the "Output position t" slider's diagram gets a pane
-        # of its own, and the race's refreshes never redraw the diagram (seqviz/figures/tcn.py).
+        # Four light plot panes (widgets/plotpane.py), each redrawn alone: plotly.js redraws every
+        # subplot of a figure (and its legend) on any change, so the "Output position t" slider's
+        # diagram gets a pane of its own, and the race's refreshes redraw only the loss curves
+        # (seqviz/figures/tcn.py).
         self.panes = {k: PlotPane(f) for k, f in ft.build_tcn_figures().items()}
         self.race: Race | None = None
         for name, w in self.c.items():
@@ -133,7 +134,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Receptive fields of dilated causal convolutions, "
                                   "and a TCN racing recurrent nets</h2>"), top, self.status, device_badge()])
         p = self.panes
-        right = ipw.VBox([p["diagram"], p["probe"], p["race"], self.table],
+        right = ipw.VBox([p["diagram"], p["probe"], ipw.HBox([p["race"], p["params"]]), self.table],
                          layout=ipw.Layout(flex="1 1 auto", min_width="700px"))
         return [head, ipw.HBox([knobs, right]), plotly_loader()]
 
@@ -243,7 +244,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         lags = rcp.dependency_lags(cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding)
         hidden_params = len(cfg.dilations) * cfg.convs_per_block * rcp.conv_params(
             cfg.channels, cfg.channels, cfg.kernel_size)
-        with self.panes["race"].batch() as fig:
+        with self.panes["params"].batch() as fig:
             ft.update_params(fig, rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2),
                              (r.rf, hidden_params), r.reach)
         self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(

@@ -2,12 +2,13 @@
 
   "diagram"  the layered diagram: which units output t depends on, down to the inputs
   "probe"    measured |d y_t / d x_s| (untrained, trained) under the analytic set | causality check
-  "race"     the race's loss curves                                            | parameters vs reach
+  "race" | "params"   the race's loss curves | parameters vs reach (two panes side by side)
 
-Three figures, each in its own plot pane (``widgets/plotpane.py``), because plotly.js redraws
+Four figures, each in its own plot pane (``widgets/plotpane.py``), because plotly.js redraws
 every subplot of a figure on any data change: one five-panel figure took ~85-100 ms per
 "Output position t" step in the browser, the one-panel diagram redraws alone in a fraction of
-that, and the race's 5 Hz refreshes no longer redraw the diagram and the heatmap.
+that, and the race's refreshes redraw only the loss curves and their legend (the legend is about
+half of a redraw: the parameter panel's entries live in their own pane).
 
 ``build_tcn_figures`` makes every trace once (fixed order per figure, see ``PANES``; each
 trace's ``meta`` is its name); ``IDX[name]`` is its position in its own figure, ``PANE_OF[name]``
@@ -30,8 +31,8 @@ PANES = {
     "diagram": ("nodes", "conv_edges", "skip_edges", "active", "holes", "output"),
     "probe": ("heat", "analytic",  # left
               "delta", "cut"),  # right
-    "race": (*(f"loss_{m}" for m in RACERS), "threshold", "floor", "baseline",  # left
-             *(f"design_{i}" for i in range(len(DESIGNS))), "current", "reach"),  # right
+    "race": (*(f"loss_{m}" for m in RACERS), "threshold", "floor", "baseline"),  # bottom left
+    "params": (*(f"design_{i}" for i in range(len(DESIGNS))), "current", "reach"),  # bottom right
 }
 ORDER = tuple(name for names in PANES.values() for name in names)
 PANE_OF = {name: pane for pane, names in PANES.items() for name in names}
@@ -40,9 +41,11 @@ TITLES = {
     "diagram": ("What output t depends on (lit), down to the inputs; ✕ = an input it skips",),
     "probe": ("Measured log10 |∂y<sub>t</sub>/∂x<sub>s</sub>| (blank = 0)",
               "Causality: |Δy<sub>s</sub>| if inputs after t change"),
-    "race": ("Race: loss (mean of last 10 steps)", "Parameters vs receptive field"),
+    "race": ("Race: loss (mean of last 10 steps)",),
+    "params": ("Parameters vs receptive field",),
 }
-HEIGHTS = {"diagram": 480, "probe": 330, "race": 560}
+HEIGHTS = {"diagram": 480, "probe": 330, "race": 560, "params": 560}
+WIDTHS = {"race": 530, "params": 470}  # side by side, together as wide as the panes above
 MARGIN = dict(l=150, r=20, t=50, b=70)  # the same left margin in every pane: the x axes line up
 LEGEND_DROP = 82  # px from the race panels' bottom edge to their legend (below the x titles)
 
@@ -58,7 +61,7 @@ def row_labels(dilations: list[int], convs_per_block: int) -> list[str]:
 
 
 def trace(figs: dict, name: str):
-    """The trace called ``name`` in a dict of the three figures (keyed like ``PANES``)."""
+    """The trace called ``name`` in a dict of the figures (keyed like ``PANES``)."""
     return figs[PANE_OF[name]].data[IDX[name]]
 
 
@@ -105,42 +108,54 @@ def _probe_figure(width: int | None) -> go.Figure:
     return fig
 
 
+def _legend(fig, pane: str, margin: dict) -> dict:
+    plot_h = HEIGHTS[pane] - margin["t"] - margin["b"]
+    return dict(orientation="h", x=0.0, y=-LEGEND_DROP / plot_h, xanchor="left", yanchor="top", font_size=14)
+
+
 def _race_figure(width: int | None) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=TITLES["race"])
-    add = lambda tr, c: fig.add_trace(tr, row=1, col=c)  # noqa: E731
+    fig = make_subplots(rows=1, cols=1, subplot_titles=TITLES["race"])
     race = dict(legendgroup="race", legendgrouptitle_text="Race:")
     for m in RACERS:
         label = "tanh RNN" if m == "rnn" else MODEL_LABELS[m]
-        add(go.Scatter(name=label, mode="lines", line=_line(COLORS[m], 2.5), **race,
-                       hovertemplate=f"{MODEL_LABELS[m]}: %{{y:.3g}} at %{{x:.1f}} s<extra></extra>"), 1)
-    add(go.Scatter(name="target", mode="lines", line=_line(COLORS["black"], 1.5, "dash"), **race), 1)
-    add(go.Scatter(name="TCN floor (cannot see)", mode="lines", line=_line(COLORS["tcn"], 2, "dot"), **race), 1)
-    add(go.Scatter(name="blind baseline", mode="lines", line=_line(COLORS["baseline"], 1.5, "dot"), **race), 1)
+        fig.add_trace(go.Scatter(name=label, mode="lines", line=_line(COLORS[m], 2.5), **race,
+                                 hovertemplate=f"{MODEL_LABELS[m]}: %{{y:.3g}} at %{{x:.1f}} s<extra></extra>"))
+    fig.add_trace(go.Scatter(name="target", mode="lines", line=_line(COLORS["black"], 1.5, "dash"), **race))
+    fig.add_trace(go.Scatter(name="TCN floor (cannot see)", mode="lines", line=_line(COLORS["tcn"], 2, "dot"), **race))
+    fig.add_trace(go.Scatter(name="blind baseline", mode="lines", line=_line(COLORS["baseline"], 1.5, "dot"), **race))
+    margin = dict(MARGIN, b=150)
+    apply_theme(fig, height=HEIGHTS["race"], width=None if width is None else round(width * WIDTHS["race"] / 1000),
+                margin=margin, showlegend=True, legend=_legend(fig, "race", margin))
+    fig.update_xaxes(title_text="seconds of own compute")
+    # one label per decade, no crowded minor labels
+    fig.update_yaxes(title_text="loss (log)", type="log", dtick=1, exponentformat="power")
+    return fig
+
+
+def _params_figure(width: int | None) -> go.Figure:
+    fig = make_subplots(rows=1, cols=1, subplot_titles=TITLES["params"])
     params = dict(legendgroup="params", legendgrouptitle_text="Parameters:")
     for name, c in zip(DESIGNS, DESIGN_COLORS):
-        # one legend for both panels: a second legend (legend2) rendered on top of the first in Voila
-        add(go.Scatter(name=name, mode="lines+markers", line=_line(c, 2), marker=dict(size=5), **params,
-                       hovertemplate=f"{name}: R=%{{x}}, %{{y}} parameters<extra></extra>"), 2)
-    add(go.Scatter(name="this TCN", mode="markers", marker=dict(size=16, symbol="star", color=COLORS["black"]),
-                   **params, hovertemplate="this TCN: R=%{x}, %{y} parameters<extra></extra>"), 2)
-    add(go.Scatter(name="task's reach", mode="lines", line=_line(COLORS["rnn"], 2, "dash"), **params,
-                   hoverinfo="skip"), 2)
-    margin = dict(MARGIN, b=150)
-    plot_h = HEIGHTS["race"] - margin["t"] - margin["b"]
-    apply_theme(fig, height=HEIGHTS["race"], width=width, margin=margin, showlegend=True,
-                legend=dict(orientation="h", x=0.0, y=-LEGEND_DROP / plot_h, xanchor="left", yanchor="top",
-                            font_size=14, traceorder="grouped"))
-    fig.update_xaxes(title_text="seconds of own compute", row=1, col=1)
-    log = dict(type="log", dtick=1, exponentformat="power")  # one label per decade, no crowded minor labels
-    fig.update_yaxes(title_text="loss (log)", **log, row=1, col=1)
-    fig.update_xaxes(title_text="receptive field (inputs seen)", **log, row=1, col=2)
-    fig.update_yaxes(title_text="parameters", **log, row=1, col=2)
+        fig.add_trace(go.Scatter(name=name, mode="lines+markers", line=_line(c, 2), marker=dict(size=5), **params,
+                                 hovertemplate=f"{name}: R=%{{x}}, %{{y}} parameters<extra></extra>"))
+    fig.add_trace(go.Scatter(name="this TCN", mode="markers", marker=dict(size=16, symbol="star", color=COLORS["black"]),
+                             **params, hovertemplate="this TCN: R=%{x}, %{y} parameters<extra></extra>"))
+    fig.add_trace(go.Scatter(name="task's reach", mode="lines", line=_line(COLORS["rnn"], 2, "dash"), **params,
+                             hoverinfo="skip"))
+    margin = dict(MARGIN, l=90, b=150)
+    apply_theme(fig, height=HEIGHTS["params"], width=None if width is None else round(width * WIDTHS["params"] / 1000),
+                margin=margin, showlegend=True, legend=_legend(fig, "params", margin))
+    log = dict(type="log", dtick=1, exponentformat="power")
+    fig.update_xaxes(title_text="receptive field (inputs seen)", **log)
+    fig.update_yaxes(title_text="parameters", **log)
     return fig
 
 
 def build_tcn_figures(width: int | None = 1000) -> dict[str, go.Figure]:
-    """The three figures of the dashboard, every trace empty; fill with the ``update_*`` functions."""
-    figs = {"diagram": _diagram_figure(width), "probe": _probe_figure(width), "race": _race_figure(width)}
+    """The four figures of the dashboard, every trace empty; fill with the ``update_*`` functions.
+    ``width`` is that of the top panes; "race" and "params" share it side by side."""
+    figs = {"diagram": _diagram_figure(width), "probe": _probe_figure(width), "race": _race_figure(width),
+            "params": _params_figure(width)}
     for pane, fig in figs.items():
         assert len(fig.data) == len(PANES[pane])
         for tr, name in zip(fig.data, PANES[pane]):
@@ -227,7 +242,7 @@ def running_mean(values, window: int) -> list[float]:
 
 def update_race(fig, histories: dict, threshold: float, floor: float | None, baseline: float,
                 x_max: float, window: int = 10) -> None:
-    """The "race" figure's left panel: loss curves (running mean over ``window`` steps, the
+    """The "race" figure: loss curves (running mean over ``window`` steps, the
     finishing criterion; x = cumulative own seconds), target, the TCN's floor and the blind baseline."""
     d = fig.data
     for m in RACERS:
@@ -242,7 +257,7 @@ def update_race(fig, histories: dict, threshold: float, floor: float | None, bas
 
 
 def update_params(fig, curves: dict, current: tuple[int, int], reach: int) -> None:
-    """The "race" figure's right panel: parameter count against receptive field."""
+    """The "params" figure: parameter count against receptive field."""
     d = fig.data
     for i, name in enumerate(DESIGNS):
         tr = d[IDX[f"design_{i}"]]
