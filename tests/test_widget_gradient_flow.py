@@ -145,7 +145,7 @@ def test_opening_twice_in_one_kernel_leaves_no_stray_thread(dash):
 def test_sequence_picker_changes_the_belt(dash):
     before = trace(dash, "belt_state").z
     dash.c["seq_index"].value = 3
-    assert trace(dash, "belt_state").z != before
+    assert not np.array_equal(trace(dash, "belt_state").z, before)
 
 
 def test_belt_shows_the_current_model_on_the_picked_sequence(dash):
@@ -158,6 +158,6 @@ def test_belt_shows_the_current_model_on_the_picked_sequence(dash):
         key = int(dash.view_batch.key_positions[i][0])
         ref = gate_trace(run.models["lstm"], dash.view_batch.x[i], key_step=key)  # one sequence, from scratch
         units = ref.unit_order[:len(trace(dash, "belt_state").z)]
-        np.testing.assert_allclose(np.array(trace(dash, "belt_state").z, dtype=float), ref.c[:, units].T, atol=1e-5)
+        np.testing.assert_allclose(np.array(trace(dash, "belt_state").z, dtype=float), ref.c[:, units].T, atol=1e-4)  # shown to 4 decimals
         np.testing.assert_allclose(np.array(trace(dash, "gate_0").z, dtype=float), ref.gates["f"][:, units].T,
-                                   atol=1e-5)
+                                   atol=1e-4)

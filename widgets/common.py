@@ -14,6 +14,7 @@ import contextlib
 import html
 import logging
 import math
+import sys
 import threading
 import time
 import weakref
@@ -186,6 +187,34 @@ def guarded(status: StatusLine, what: str):
         return inner
 
     return wrap
+
+
+@contextlib.contextmanager
+def responsive_training(interval_s: float = 0.001):
+    """Wrap a training loop in its thread: a control's handler needs the GIL that the loop holds
+    between torch calls, and Python hands it over every 5 ms by default, several times per
+    handler (shell and iopub threads). 1 ms while training; the old interval afterwards."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(min(old, interval_s))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+class Hold:
+    """``hold()`` when a control is used; ``held`` stays True for ``seconds`` after, and a
+    training loop skips its refreshes meanwhile, so that the control's redraw goes first."""
+
+    def __init__(self, seconds: float = 0.1):
+        self.seconds, self._until = seconds, 0.0
+
+    def hold(self) -> None:
+        self._until = time.monotonic() + self.seconds
+
+    @property
+    def held(self) -> bool:
+        return time.monotonic() < self._until
 
 
 def warm_up_torch(delay_s: float = 8.0) -> None:

@@ -22,7 +22,7 @@ from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_traces
 from seqviz.probes.gradients import probe_gradients
-from widgets.common import (StatusLine, bind, log, warm_up_torch, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (Hold, StatusLine, bind, log, responsive_training, warm_up_torch, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
 from widgets.plotpane import PlotPane, plotly_loader
 from widgets.gradient_flow_controls import belt_equation, make_controls, rnn_equation
@@ -99,9 +99,9 @@ class GradientFlowDashboard(ipw.VBox):
         self.device = pick_device().device
         self.worker = Worker("gradient-flow")
         self.throttle = Throttle(6)  # curves: >= 5 refreshes/s, and the browser keeps time for the controls
-        # Heatmap panes are the browser's slowest redraws: at most once a second while training,
-        # which leaves the browser time to answer the controls (measured: 313 ms -> see README).
-        self.belt_throttle, self.grad_throttle = Throttle(1), Throttle(1)
+        # Heatmap panes are the browser's slowest redraws (80-120 ms while training on 2 shared
+        # cores): every 2 s, which leaves the browser time to answer the controls.
+        self.belt_throttle, self.grad_throttle = Throttle(0.5), Throttle(0.5)
         self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
         self.status = StatusLine()
         self.progress = ipw.HTML()
@@ -115,6 +115,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.eq_rnn, self.eq_belt = equation_box("RNN: a product of Jacobians", ""), equation_box("The belt", "")
         self.run = None
         self._belt_cache = None  # ((run id, model, step), gate traces of the N_SHOWN sequences)
+        self.hold = Hold(0.1)
         self.init_probe = {}
         self._shown_probe = None
         for name, w in self.c.items():
@@ -127,7 +128,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.state.observe(on("apply the preset")(lambda ch: self.apply_preset(ch["new"])), "preset")
         self.state.observe(on("rebuild the models")(self._model_knob), list(MODEL_KNOBS))
         self.state.observe(on("change a training setting")(self._live_knob), list(LIVE_KNOBS))
-        self.state.observe(on("show that sequence")(lambda _: self.refresh_belt(fresh=False)), "seq_index")
+        self.state.observe(on("show that sequence")(lambda _: self._show_sequence()), "seq_index")
         self.state.observe(lambda ch: ch["new"] and self.status.say(ch["new"], "warn"), "note")
         register_instance("gradient_flow", self)
         self.reset()
@@ -234,7 +235,8 @@ class GradientFlowDashboard(ipw.VBox):
                 stop.set()
 
         try:
-            why = self.run.train(stop, on_step)
+            with responsive_training():
+                why = self.run.train(stop, on_step)
             self.refresh(force=True)
         except Exception as e:  # noqa: BLE001 - the page must get a sentence, not a dead thread
             log.exception("training failed")
@@ -273,8 +275,8 @@ class GradientFlowDashboard(ipw.VBox):
     def refresh(self, force: bool = False) -> None:
         """Push the latest numbers to the figure: at most ~6 times a second, never faster
         than the browser draws them, and the gradient views only when a new probe exists."""
-        if not force and (self._browser_busy() or not self.throttle.ready()):
-            return
+        if not force and (self.hold.held or self._browser_busy() or not self.throttle.ready()):
+            return  # (held: the sequence slider was just moved, and its redraw goes first)
         run, other = self.run, self.state.other
         hr, ho = run.history["rnn"], run.history[other]
         pr, po = list(hr.probes), list(ho.probes)
@@ -304,6 +306,10 @@ class GradientFlowDashboard(ipw.VBox):
         self.eq_rnn.value = self.eq_rnn.value.split("</div>", 1)[0] + "</div>" + rnn_equation(rho, run.cfg.T, ratio) + "</div>"
         if force or self.belt_throttle.ready():
             self.refresh_belt()
+
+    def _show_sequence(self) -> None:
+        self.hold.hold()  # training refreshes wait 0.1 s: the browser draws this first
+        self.refresh_belt(fresh=False)
 
     def refresh_belt(self, fresh: bool = True) -> None:
         """The belt view of the selected sequence. The gate traces of all N_SHOWN sequences come

@@ -80,7 +80,8 @@ async function renderPane({ model, el }) {
   const revive = (k, v) => (v === "__seqviz_undefined__" ? undefined : v);
   model.on("msg:custom", (msg) => {
     queue = queue.then(async () => {
-      const m = JSON.parse(msg.payload, revive);
+      // (a reviver visits every value: only when the payload holds a marker)
+      const m = msg.payload.includes("__seqviz_undefined__") ? JSON.parse(msg.payload, revive) : JSON.parse(msg.payload);
       try {
         if (m.kind === "update") await Plotly.update(div, m.restyle || {}, m.relayout || {}, m.traces);
         else if (m.kind === "react") await Plotly.react(div, m.data, m.layout, config);
@@ -156,6 +157,8 @@ def _plain(v):
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     if isinstance(v, np.ndarray):
+        if v.dtype.kind in "iub" or (v.dtype.kind == "f" and np.isfinite(v).all()):
+            return v.tolist()  # plain numbers all the way down
         return _plain(v.tolist())
     if isinstance(v, np.generic):
         v = v.item()

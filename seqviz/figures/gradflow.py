@@ -249,10 +249,11 @@ def update_curves(fig, idx, hist_rnn, hist_other, baseline_loss: float, baseline
     """Rows 4-5 from the two models' training histories."""
     last = max(hist_rnn.step[-1] if hist_rnn.step else 1, hist_other.step[-1] if hist_other.step else 1)
     for m, h in (("rnn", hist_rnn), ("other", hist_other)):
-        for uid, ys in ((f"loss_{m}", running_mean(h.loss)), (f"acc_{m}", running_mean(h.accuracy)),
-                        (f"gn_{m}", h.grad_norm),
-                        (f"gn_after_{m}", h.grad_norm_after)):
-            x, y = downsample(h.step, ys)
+        # Running means are smooth: 500 points draw them (and redraw 5+ times a second while training);
+        # raw gradient norms keep 1500, so that a spike stays visible.
+        for uid, ys, n in ((f"loss_{m}", running_mean(h.loss), 500), (f"acc_{m}", running_mean(h.accuracy), 500),
+                           (f"gn_{m}", h.grad_norm, 1500), (f"gn_after_{m}", h.grad_norm_after, 1500)):
+            x, y = downsample(h.step, ys, n)
             _set(fig, idx, uid, x=x, y=y)
     _set(fig, idx, "loss_base", x=[0, last], y=[baseline_loss, baseline_loss])
     _set(fig, idx, "acc_base", x=[0, last], y=[baseline_acc, baseline_acc])
@@ -270,7 +271,9 @@ def update_belt(fig, idx, trace, key_steps, n_units: int = 16):
     T = mem.shape[0]
     t = list(range(T))
     labels = [f"u{u}" for u in units]
-    _set(fig, idx, "belt_state", x=t, y=labels, z=mem[:, units].T.tolist())
+    # numpy, rounded to 4 decimals: plotly validates an array at once (a list value by value), and
+    # the message to the browser is a third as long (the hover shows 2 decimals)
+    _set(fig, idx, "belt_state", x=t, y=labels, z=np.round(mem[:, units].T.astype(np.float64), 4))
     xs, ys = [], []
     for k in key_steps:
         xs += [k, k, None]
@@ -280,7 +283,7 @@ def update_belt(fig, idx, trace, key_steps, n_units: int = 16):
     for i in range(4):
         if i < len(names):
             g = trace.gates[names[i]]
-            _set(fig, idx, f"gate_{i}", x=t, y=labels, z=g[:, units].T.tolist())
+            _set(fig, idx, f"gate_{i}", x=t, y=labels, z=np.round(g[:, units].T.astype(np.float64), 4))
         else:
             _set(fig, idx, f"gate_{i}", x=[], y=[], z=[])
 

@@ -1,0 +1,70 @@
+"""Every dashboard's browser numbers in one table, for the README.
+
+For each dashboard: first render on a cold kernel (median of 3), control-to-plot latency idle and
+while training (median / p95 of 20 key presses on its main slider), refreshes per second while
+training, and kernel memory. Same definitions as the per-dashboard benchmarks (browser_timing.py).
+Run: .venv/bin/python benchmarks/bench_browser.py [--only 03_rnn_bptt] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from browser_timing import (browser, control_latency, first_render, kernel_rss_mb, open_page, refresh_rate, serve,
+                            slider_handle, summary)
+
+# notebook, plots to wait for, slider, (tag, key) the slider changes, train button, trace counted for refreshes
+DASHBOARDS = [
+    ("03_rnn_bptt.ipynb", 3, "Sequence shown", ("belt_keys", "x"), "Train", "loss_rnn"),
+    ("01_sequences_as_tensors.ipynb", 3, "Packed step t", ("packed", "z"), "Measure", None),
+    ("05_convolutions_tcn.ipynb", 4, "Output position t", ("active", "x"), "Train", "loss_rnn"),
+    ("06_attention_transformers.ipynb", 6, "Query token i", ("query", "y"), "Train", "loss_att"),
+]
+
+
+def measure(b, base, nb, n_plots, slider, watch, train, counted, repeats):
+    fr = first_render(b, base, nb, repeats=repeats, n_plots=n_plots)
+    page = open_page(b, base, nb, n_plots=n_plots)
+    page.wait_for_timeout(1500)
+    handle = slider_handle(page, slider)
+    act = lambda i: handle.press("ArrowRight" if i % 10 < 5 else "ArrowLeft")  # noqa: E731
+    idle = control_latency(page, act, *watch, n=20)
+    page.get_by_role("button", name=train).first.click()
+    page.wait_for_timeout(2000)
+    busy = control_latency(page, act, *watch, n=20)
+    rate = refresh_rate(page, counted) if counted else None
+    rss = kernel_rss_mb(base.pid)
+    stop = page.get_by_role("button", name="Stop")
+    if stop.count():
+        stop.first.click()
+    page.close()
+    return fr, idle, busy, rate, rss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", help="a notebook name (without .ipynb)")
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    print(f"browser numbers, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"load average {os.getloadavg()[0]:.1f} at start")
+    print("| dashboard | first render, cold (median; all) | control → plot idle (median / p95) | "
+          "while training | refreshes/s | kernel RSS |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for nb, *spec in DASHBOARDS:
+        if a.only and not nb.startswith(a.only):
+            continue
+        with serve() as base, browser() as b:  # a fresh server each: no kernels left from the others
+            fr, idle, busy, rate, rss = measure(b, base, nb, *spec, repeats=a.repeats)
+        q = lambda xs: summary(xs).split(" (")[0].replace("median ", "").replace(", p95 ", " / ")  # noqa: E731
+        print(f"| {nb[:-6]} | {statistics.median(fr):.2f} s ({', '.join(f'{x:.1f}' for x in fr)}) | {q(idle)} ms | "
+              f"{q(busy)} ms | {f'{rate:.1f}' if rate is not None else 'n/a'} | "
+              f"{', '.join(f'{x:.0f}' for x in rss)} MB |", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
