@@ -4,7 +4,6 @@ the figure and the equations. ``AttentionDashboard`` owns one ``LiveViews``."""
 from __future__ import annotations
 
 import copy
-import sys
 import threading
 import time
 
@@ -17,7 +16,7 @@ from seqviz.figures import attention as fa
 from seqviz.probes.attention import accuracy_by_length, entropy_vs_dim, recompute_additive
 from seqviz.training_attention import build_s2s
 from widgets.attention_inside import DIMS, SelfAttentionViews
-from widgets.common import log
+from widgets.common import Hold, log, responsive_training
 from widgets.attention_views import additive_equation
 
 MAX_TRAIN_S = 300  # a forgotten dashboard stops training after 5 minutes
@@ -42,7 +41,7 @@ class LiveViews(SelfAttentionViews):
         self.shuffles = 0
         self.muted = 0  # > 0 while limits are adjusted: the refreshes that follow do the drawing
         self._pending, self._pending_lock = {}, threading.Lock()  # after_drawn: key -> (panes, fn)
-        self.hold_until = 0.0  # training skips its refreshes until then (``hold``)
+        self._hold = Hold(HOLD_S)  # training skips its refreshes while held (``hold``)
         for pane in dash.panes.values():
             pane.on_msg(self._flush_pending)  # after the pane's own handler has counted a "drawn"
 
@@ -54,11 +53,11 @@ class LiveViews(SelfAttentionViews):
             with self.d.panes[part].batch() as fig:
                 fa.apply(fig, traces, axes, self.d.axes[part])
 
-    def hold(self, seconds: float = HOLD_S) -> None:
-        """A control was used: the training thread skips its refreshes for ``seconds`` so that the
+    def hold(self) -> None:
+        """A control was used: the training thread skips its refreshes for HOLD_S so that the
         browser draws the control's change first instead of a queued curve (measured: a curve pane's
         redraw arriving just behind the query's delayed its paint by 30-100 ms while training)."""
-        self.hold_until = time.monotonic() + seconds
+        self._hold.hold()
 
     def after_drawn(self, panes, fn, key: str) -> None:
         """Call ``fn`` once the browser has drawn the last update of every pane in ``panes`` (at
@@ -134,15 +133,11 @@ class LiveViews(SelfAttentionViews):
         acknowledges), so that the browser keeps time for the controls."""
         t0 = time.monotonic()
         d = self.d
-        # The slider's handler needs the GIL this thread holds between torch calls: Python hands it
-        # over every 5 ms by default, several times per handler (kernel, iopub thread). 1 ms while training.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, 0.001))
 
         def on_step(_):
             if every:
                 every()
-            if time.monotonic() < self.hold_until:
+            if self._hold.held:
                 pass  # a control was just used: its redraw goes first
             elif not any(d.panes[p].busy for p in panes) and d.throttle.ready():
                 refresh()
@@ -151,10 +146,8 @@ class LiveViews(SelfAttentionViews):
             if time.monotonic() - t0 > MAX_TRAIN_S:
                 stop.set()
 
-        try:
+        with responsive_training():  # the slider's handler gets the GIL within 1 ms, not 5
             why = run.train(stop, on_step)
-        finally:
-            sys.setswitchinterval(switch)
         refresh()
         refresh_heat()
         if why.startswith("diverged"):

@@ -9,7 +9,6 @@ All maths lives in ``seqviz``.
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 
@@ -22,7 +21,7 @@ from seqviz.figures import tcn as ft
 from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.common import (bind, StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (Hold, bind, responsive_training, StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
 from widgets.receptive_field_panels import calculator_html, make_controls, parse_dilations, readout_html
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
@@ -97,7 +96,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         # time taken from the controls, and numbers changing 8 times a second cannot be read anyway.
         self.table_throttle = Throttle(2)
         self.refresh_times: list[float] = []  # monotonic time of every race refresh (benchmarks read it)
-        self.hold_until = 0.0  # race refreshes wait until then: a move of t is drawn first (``_move_t``)
+        self.hold = Hold(HOLD_S)  # race refreshes wait while held: a move of t is drawn first (``_move_t``)
         self.status, self.c = StatusLine(), make_controls()
         self.readout = equation_box("Receptive field of this network", "")
         self.calc = equation_box("How many layers for a reach of N inputs?", "")
@@ -148,7 +147,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
     def _move_t(self, _change=None) -> None:
         """The output position moved: the race's refreshes pause for HOLD_S so that its pane's
         redraw does not land in the browser just ahead of (or beside) the diagram's."""
-        self.hold_until = time.monotonic() + HOLD_S
+        self.hold.hold()
         self.refresh_structure(full=False)
 
     def close_worker(self) -> None:
@@ -196,14 +195,8 @@ class ReceptiveFieldDashboard(ipw.VBox):
         self.c["train"].description, self.c["train"].icon = ("Stop", "stop") if running else ("Train", "play")
 
     def _train_loop(self, stop: threading.Event) -> None:
-        # A control's handler needs the GIL that this thread holds between torch calls; Python hands
-        # it over every 5 ms by default, several times per handler (shell, iopub threads): 1 ms here.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, 0.001))
-        try:
+        with responsive_training():  # a control's handler gets the GIL within 1 ms, not 5
             why = self.race.train(stop, self.refresh_race)
-        finally:
-            sys.setswitchinterval(switch)
         self.refresh_race(force=True)
         self._set_train_button(False)
         r = self.race
@@ -311,7 +304,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
 
     def refresh_race(self, force: bool = False) -> None:
         """Loss curves and the table, at most 8 times a second; the trained gradient every 2 s."""
-        if not force and (time.monotonic() < self.hold_until or self._browser_busy() or not self.throttle.ready()):
+        if not force and (self.hold.held or self._browser_busy() or not self.throttle.ready()):
             return
         r = self.race
         hist = {k: r.history(k) for k in ft.RACERS}
