@@ -18,7 +18,7 @@ from browser_timing import (browser, control_latency, first_render, kernel_rss_m
 
 # notebook, plots to wait for, slider, (tag, key) the slider changes, train button, trace counted for refreshes
 DASHBOARDS = [
-    ("03_rnn_bptt.ipynb", 3, "Sequence shown", ("belt_keys", "x"), "Train", "loss_rnn"),
+    ("03_rnn_bptt.ipynb", 4, "Sequence shown", ("belt_keys", "x"), "Train", "loss_rnn"),
     ("01_sequences_as_tensors.ipynb", 3, "Packed step t", ("packed", "z"), "Measure", None),
     ("05_convolutions_tcn.ipynb", 4, "Output position t", ("active", "x"), "Train", "loss_rnn"),
     ("06_attention_transformers.ipynb", 6, "Query token i", ("query", "y"), "Train", "loss_att"),

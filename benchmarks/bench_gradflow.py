@@ -47,10 +47,10 @@ def main():
     print("probe cost vs a fused training step (default preset: adding, T=100, H=32, B=32; probe: 8 sequences, float64):")
     probe_cost()
     with serve() as base, browser() as b:
-        fr = first_render(b, base, NB, repeats=3, n_plots=3)
+        fr = first_render(b, base, NB, repeats=3, n_plots=4)
         print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
               f"all {', '.join(f'{x:.2f}' for x in fr)} s")
-        page = open_page(b, base, NB, n_plots=3)
+        page = open_page(b, base, NB, n_plots=4)
         handle = slider_handle(page, "Sequence shown")
         act = lambda i: handle.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")  # noqa: E731
         # belt_keys (the marked steps of the shown sequence) changes only when the slider moves,
@@ -70,7 +70,7 @@ def main():
         page.close()
     with serve(preheat=1) as base, browser() as b:
         time.sleep(60)  # let Voila execute its pool of kernels (one per lesson) before the visitor comes
-        page = open_page(b, base, NB, n_plots=3)
+        page = open_page(b, base, NB, n_plots=4)
         print(f"first render with a preheated kernel (make dashboard PREHEAT=1), first visitor: "
               f"{page.first_render_s:.2f} s")
         page.close()

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.mark.parametrize("notebook", ["03_rnn_bptt.ipynb", "04_lstm_gru.ipynb"])
 def test_gradient_flow_dashboard_in_the_browser(voila_url, page, notebook):
-    open_dashboard(page, voila_url, notebook, n_plots=3)
+    open_dashboard(page, voila_url, notebook, n_plots=4)
     assert len(by_meta(page, "graph_rnn_h")["x"]) == 100  # the unrolled network is drawn at once
     assert len(by_meta(page, "belt_state")["z"]) > 0
     assert "Computing on:" in page.inner_text("body")

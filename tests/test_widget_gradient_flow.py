@@ -125,7 +125,7 @@ def test_presets_load_and_gru_relabels(dash):
     assert trace(dash, "loss_other").name == "GRU"
     assert len(trace(dash, "graph_other_c").x) == 0  # a GRU has no cell state
     assert len(trace(dash, "gate_3").z) == 0  # nor a fourth gate
-    assert any("update gate" in a.text for a in dash.panes["belt"].figure.layout.annotations)
+    assert any("update gate" in a.text for a in dash.panes["gates"].figure.layout.annotations)
 
 
 def test_opening_twice_in_one_kernel_leaves_no_stray_thread(dash):

@@ -110,7 +110,8 @@ class GradientFlowDashboard(ipw.VBox):
         T, o = self.state.T, self.state.other
         self.panes = {"grad": PlotPane(gf.build_gradient_figure(T, o)),
                       "curves": PlotPane(gf.build_curves_figure(o)),
-                      "belt": PlotPane(gf.build_belt_figure(T, o))}
+                      "belt": PlotPane(gf.build_belt_figure(T, o)),
+                      "gates": PlotPane(gf.build_gates_figure(T, o))}
         self.idx = {k: gf.trace_index(p.figure) for k, p in self.panes.items()}
         self.eq_rnn, self.eq_belt = equation_box("RNN: a product of Jacobians", ""), equation_box("The belt", "")
         self.run = None
@@ -147,7 +148,7 @@ class GradientFlowDashboard(ipw.VBox):
         top = ipw.HBox([c["preset"], c["train"], c["step"], c["reset"]], layout=ipw.Layout(flex_flow="row wrap"))
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Gradient flow: why a plain RNN forgets and an LSTM "
                                   "remembers</h2>"), top, ipw.HBox([self.status]), self.progress, device_badge()])
-        plots = ipw.VBox([self.panes["grad"], self.panes["curves"], self.panes["belt"]],
+        plots = ipw.VBox([self.panes[k] for k in ("grad", "curves", "belt", "gates")],
                          layout=ipw.Layout(min_width="920px"))
         return [head, ipw.HBox([knobs, plots]), plotly_loader()]
 
@@ -171,9 +172,9 @@ class GradientFlowDashboard(ipw.VBox):
         self._belt_cache = None
         task = get_task(cfg.task)
         self.view_batch = self.run.probe_batch  # the N_SHOWN sequences the probes and the belt look at
-        g, c, b = (self.panes[k] for k in ("grad", "curves", "belt"))
-        with g.batch(), c.batch(), b.batch():
-            gf.relabel(g.figure, c.figure, b.figure, cfg.other)
+        g, c, b, gt = (self.panes[k] for k in ("grad", "curves", "belt", "gates"))
+        with g.batch(), c.batch(), b.batch(), gt.batch():
+            gf.relabel(g.figure, c.figure, b.figure, gt.figure, cfg.other)
             g.figure.layout.xaxis.range = [-1, cfg.T]
         self.refresh_probe()
         self.refresh(force=True)
@@ -325,8 +326,10 @@ class GradientFlowDashboard(ipw.VBox):
                 traces = gate_traces(run.models[other], self.view_batch.x, [k[0] for k in keys])
             self._belt_cache = cached = (version, traces)
         tr, keys = cached[1][i], keys[i]
-        with self.panes["belt"].batch() as fig:
+        with self.panes["belt"].batch() as fig:  # the belt first: its small pane is drawn at once
             gf.update_belt(fig, self.idx["belt"], tr, keys)
+        with self.panes["gates"].batch() as fig:
+            gf.update_gates(fig, self.idx["gates"], tr)
         prod = belt_product(tr, keys[0])
         top = float(prod[tr.unit_order[0]])
         self.eq_belt.value = self.eq_belt.value.split("</div>", 1)[0] + "</div>" + belt_equation(

@@ -75,11 +75,12 @@ async function renderPane({ model, el }) {
   const config = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
   const fig = JSON.parse(model.get("figure_json"));
   await Plotly.newPlot(div, fig.data, fig.layout, config);
-  let queue = Promise.resolve();
   // plotly's Undefined travels as a marker string: back to undefined ("leave it alone").
   const revive = (k, v) => (v === "__seqviz_undefined__" ? undefined : v);
   model.on("msg:custom", (msg) => {
-    queue = queue.then(async () => {
+    // One queue for every pane of the page, and a painted frame after each draw: a slider's pane
+    // shows its change before the next pane's redraw (a training refresh, the next view) starts.
+    globalThis.__seqvizDraws = (globalThis.__seqvizDraws || Promise.resolve()).then(async () => {
       // (a reviver visits every value: only when the payload holds a marker)
       const m = msg.payload.includes("__seqviz_undefined__") ? JSON.parse(msg.payload, revive) : JSON.parse(msg.payload);
       try {
@@ -88,7 +89,10 @@ async function renderPane({ model, el }) {
       } finally {
         model.send({ type: "drawn", id: msg.id });
       }
-    });
+      if (!document.hidden) {  // (a hidden tab runs no frames: it must not stall the queue)
+        await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+      }
+    }).catch(() => {});
   });
   // The kernel answers with the whole current figure, unless the one just drawn is it.
   model.send({ type: "ready", rev: fig.rev });

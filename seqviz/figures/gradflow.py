@@ -7,11 +7,10 @@
 ``build_curves_figure`` (how training goes):
   1  loss | accuracy, each with the task's trivial baseline
   2  global gradient norm before and after clipping
-``build_belt_figure`` (the belt on one sequence):
-  1  c_t per unit (LSTM) or h_t per unit (GRU)
-  2-3 the gates per unit: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)
+``build_belt_figure`` (the belt on one sequence): c_t per unit (LSTM) or h_t per unit (GRU)
+``build_gates_figure``: the gates per unit: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)
 
-Three figures rather than one so that each redraws alone: a slider that changes the
+Four figures rather than one so that each redraws alone: a slider that changes the
 belt does not redraw the training curves. Builders make every trace up front; the
 ``update_*`` functions only change trace data, so they work on any go.Figure. Traces
 carry a tag in ``meta``; ``trace_index(fig)`` maps tag -> position.
@@ -29,8 +28,10 @@ FLOOR = 1e-40  # norms below this (and exact zeros) are drawn at the floor
 WIDTH = 920
 GATE_SLOTS = ((2, 1), (2, 2), (3, 1), (3, 2))
 GATE_TITLES = {
-    "lstm": ("forget gate f_t (1 = keep)", "input gate i_t (1 = write)", "candidate g_t", "output gate o_t"),
-    "gru": ("update gate z_t (1 = keep h)", "reset gate r_t", "candidate n_t", "(no fourth gate in a GRU)"),
+    "lstm": ("forget gate f_t (1 = keep)", "input gate i_t (1 = write)", "candidate g_t (blue −1 … red +1)",
+             "output gate o_t"),
+    "gru": ("update gate z_t (1 = keep h)", "reset gate r_t", "candidate n_t (blue −1 … red +1)",
+            "(no fourth gate in a GRU)"),
 }
 
 
@@ -133,45 +134,54 @@ def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WID
     return _finish(fig)
 
 
-def build_belt_figure(T: int, other: str = "lstm", height: int = 900, width: int = WIDTH) -> go.Figure:
-    """The memory (c_t or h_t) and the gates per unit on one sequence of length T."""
-    specs = [[{"colspan": 2}, None], [{}, {}], [{}, {}]]
-    fig = make_subplots(rows=3, cols=2, specs=specs, vertical_spacing=0.11, horizontal_spacing=0.08,
-                        subplot_titles=_belt_titles(other))
+def build_belt_figure(T: int, other: str = "lstm", height: int = 350, width: int = WIDTH) -> go.Figure:
+    """The memory (c_t or h_t) per unit on one sequence of length T, the deciding steps marked.
+    A figure of its own (the gates are another): plotly redraws a whole figure per update, and
+    the sequence slider then shows the belt after one small redraw, the gates a frame later."""
+    fig = make_subplots(rows=1, cols=1, subplot_titles=_belt_titles(other)[:1])
     fig.add_trace(go.Heatmap(uid="belt_state", x=[], y=[], z=[], coloraxis="coloraxis2",
-                             hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=1, col=1)
+                             hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"))
     fig.add_trace(go.Scatter(uid="belt_keys", x=[], y=[], mode="lines", name="steps that decide the answer",
                              line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip",
-                             showlegend=False), row=1, col=1)
+                             showlegend=False))
+    _heatmap_axes(fig)
+    fig.update_xaxes(title_text="time step t")
+    fig.update_yaxes(title_text="unit")
+    apply_theme(fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
+                coloraxis2=dict(colorscale=DIVERGING, cmid=0, reversescale=True,
+                                colorbar=dict(title=dict(text="value", side="right"), thickness=14, len=0.9)))
+    return _finish(fig)
+
+
+def build_gates_figure(T: int, other: str = "lstm", height: int = 600, width: int = WIDTH) -> go.Figure:
+    """The gates per unit on the belt figure's sequence: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)."""
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.14, horizontal_spacing=0.08,
+                        subplot_titles=_belt_titles(other)[1:])
     for i, (r, c) in enumerate(GATE_SLOTS):
         fig.add_trace(go.Heatmap(uid=f"gate_{i}", x=[], y=[], z=[], coloraxis="coloraxis3" if i != 2 else "coloraxis2",
-                                 hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r, col=c)
-    # Heatmaps cover their grid lines, and plotly redraws every axis on every update (a slider
-    # move): no grid, and tick labels only where they differ (the middle row's time axis is the
-    # bottom row's, the right-hand panels show the left ones' units).
+                                 hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r - 1, col=c)
+    _heatmap_axes(fig)
+    for r, c in GATE_SLOTS:  # time labels on the bottom row only, units on the left column only
+        if r == 3:
+            fig.update_xaxes(title_text="time step t", row=r - 1, col=c)
+        else:
+            fig.update_xaxes(showticklabels=False, row=r - 1, col=c)
+        if c == 1:
+            fig.update_yaxes(title_text="unit", row=r - 1, col=c)
+        else:
+            fig.update_yaxes(showticklabels=False, row=r - 1, col=c)
+    apply_theme(fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
+                # the candidate is a tanh in [-1, 1] (blue -1, white 0, red +1, as the belt's scale)
+                coloraxis2=dict(colorscale=DIVERGING, cmin=-1, cmax=1, reversescale=True, showscale=False),
+                coloraxis3=dict(colorscale=SEQUENTIAL, cmin=0, cmax=1,
+                                colorbar=dict(title=dict(text="gate", side="right"), thickness=14, len=0.9)))
+    return _finish(fig)
+
+
+def _heatmap_axes(fig: go.Figure) -> None:
+    """Heatmaps cover their grid lines, and plotly redraws every axis on every update: no grid."""
     fig.update_xaxes(showgrid=False, zeroline=False)
     fig.update_yaxes(showgrid=False, zeroline=False)
-    for r, c in ((1, 1), *GATE_SLOTS):
-        if r != 2:
-            fig.update_xaxes(title_text="time step t", row=r, col=c)
-        else:
-            fig.update_xaxes(showticklabels=False, row=r, col=c)
-        if c == 1:  # the right-hand panels share the left ones' rows; a second title would crowd the gap
-            fig.update_yaxes(title_text="unit", row=r, col=c)
-        else:
-            fig.update_yaxes(showticklabels=False, row=r, col=c)
-    doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2, 3)]
-    apply_theme(
-        fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
-        coloraxis2=dict(colorscale=DIVERGING, cmid=0, reversescale=True,
-                        colorbar=dict(title=dict(text="value", side="right"), thickness=14,
-                                      len=0.9 * (doms[0][1] - doms[0][0]), y=sum(doms[0]) / 2, yanchor="middle")),
-        coloraxis3=dict(colorscale=SEQUENTIAL, cmin=0, cmax=1,
-                        colorbar=dict(title=dict(text="gate", side="right"), thickness=14,
-                                      len=0.9 * (doms[1][1] - doms[2][0]), y=(doms[1][1] + doms[2][0]) / 2,
-                                      yanchor="middle")),
-    )
-    return _finish(fig)
 
 
 def _legend(y: float, title: str) -> dict:
@@ -263,34 +273,46 @@ def update_curves(fig, idx, hist_rnn, hist_other, baseline_loss: float, baseline
         _set(fig, idx, "gn_threshold", x=[], y=[])
 
 
-def update_belt(fig, idx, trace, key_steps, n_units: int = 16):
-    """Rows 6-8 from a ``GateTrace`` of one sequence; shows the ``n_units`` units that
-    carry the remembered token (``trace.unit_order``), and marks ``key_steps``."""
+def _shown_units(trace, n_units: int):
     units = trace.unit_order[:n_units]
-    mem = trace.c if trace.c is not None else trace.h  # (T, H)
-    T = mem.shape[0]
-    t = list(range(T))
-    labels = [f"u{u}" for u in units]
+    return units, [f"u{u}" for u in units]
+
+
+def _rounded(a) -> np.ndarray:
     # numpy, rounded to 4 decimals: plotly validates an array at once (a list value by value), and
     # the message to the browser is a third as long (the hover shows 2 decimals)
-    _set(fig, idx, "belt_state", x=t, y=labels, z=np.round(mem[:, units].T.astype(np.float64), 4))
+    return np.round(np.asarray(a, dtype=np.float64), 4)
+
+
+def update_belt(fig, idx, trace, key_steps, n_units: int = 16):
+    """The belt figure from a ``GateTrace`` of one sequence: the ``n_units`` units that carry
+    the remembered token (``trace.unit_order``) first, ``key_steps`` marked."""
+    units, labels = _shown_units(trace, n_units)
+    mem = trace.c if trace.c is not None else trace.h  # (T, H)
+    _set(fig, idx, "belt_state", x=list(range(mem.shape[0])), y=labels, z=_rounded(mem[:, units].T))
     xs, ys = [], []
     for k in key_steps:
         xs += [k, k, None]
         ys += [labels[0], labels[-1], None]
     _set(fig, idx, "belt_keys", x=xs, y=ys)
+
+
+def update_gates(fig, idx, trace, n_units: int = 16):
+    """The gates figure: the same units as ``update_belt``."""
+    units, labels = _shown_units(trace, n_units)
     names = list(trace.gates)  # "f","i","g","o" or "z","r","n"
+    t = list(range(trace.h.shape[0]))
     for i in range(4):
         if i < len(names):
-            g = trace.gates[names[i]]
-            _set(fig, idx, f"gate_{i}", x=t, y=labels, z=np.round(g[:, units].T.astype(np.float64), 4))
+            _set(fig, idx, f"gate_{i}", x=t, y=labels, z=_rounded(trace.gates[names[i]][:, units].T))
         else:
             _set(fig, idx, f"gate_{i}", x=[], y=[], z=[])
 
 
-def relabel(grad_fig, curves_fig, belt_fig, other: str) -> None:
+def relabel(grad_fig, curves_fig, belt_fig, gates_fig, other: str) -> None:
     """Retitle subplots and rename traces when the compared model changes (LSTM <-> GRU)."""
-    for fig, titles in ((grad_fig, _gradient_titles(other)), (belt_fig, _belt_titles(other))):
+    belt = _belt_titles(other)
+    for fig, titles in ((grad_fig, _gradient_titles(other)), (belt_fig, belt[:1]), (gates_fig, belt[1:])):
         for ann, text in zip(fig.layout.annotations, [t for t in titles if t]):  # none made for ""
             ann.text = text
     o = MODEL_LABELS[other]
