@@ -1,6 +1,7 @@
 """The receptive-field dashboard in plain pytest: controls, buttons, state and figure data."""
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from seqviz.figures.tcn import PANES
 from seqviz.probes import receptive as R
+import widgets.receptive_field as rf_module
 from widgets.receptive_field import ReceptiveFieldDashboard, dashboard
 from tests.conftest import wait_for, workers_alive
 
@@ -119,7 +121,10 @@ def test_moving_t_changes_the_diagram_gradients_and_causality_not_the_race(dash)
     assert dash.panes["race"].snapshot() == race_before and dash.panes["params"].snapshot() == params_before
 
 
-def test_in_the_kernel_the_gradients_follow_once_the_browser_has_drawn_the_diagram(dash):
+def test_in_the_kernel_the_gradients_follow_once_the_browser_has_drawn_the_diagram(dash, monkeypatch):
+    # A kernel runs widget callbacks on its asyncio loop: here a loop of our own, in a thread of its
+    # own (this thread may hold a loop that another test's library left marked as running).
+    monkeypatch.setattr(rf_module, "kernel_loop", asyncio.get_running_loop)
     pane = dash.panes["diagram"]
     pane._seen_view, pane.send = True, lambda *a, **k: None  # a browser view that has not answered yet
 
@@ -144,7 +149,18 @@ def test_in_the_kernel_the_gradients_follow_once_the_browser_has_drawn_the_diagr
         dash.c["t"].value = 20
         assert await poll(lambda: max(trace(dash, "analytic").x) == 20)
 
-    asyncio.run(moves())
+    failure = []
+
+    def run():
+        try:
+            asyncio.run(moves())
+        except BaseException as e:  # noqa: BLE001 - reported below, in the test's thread
+            failure.append(e)
+
+    th = threading.Thread(target=run)
+    th.start()
+    th.join(30)
+    assert not th.is_alive() and not failure, failure
     no_traceback(dash)
 
 

@@ -189,6 +189,21 @@ def guarded(status: StatusLine, what: str):
     return wrap
 
 
+def kernel_loop():
+    """The asyncio loop of the IPython kernel this runs in (its callbacks run between the
+    kernel's messages, so a browser's reply can arrive meanwhile), or None in plain Python:
+    tests and scripts, even where another library left a loop marked running (Playwright)."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return loop if getattr(shell, "kernel", None) is not None else None
+
+
 @contextlib.contextmanager
 def responsive_training(interval_s: float = 0.001):
     """Wrap a training loop in its thread: a control's handler needs the GIL that the loop holds

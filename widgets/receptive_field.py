@@ -8,7 +8,6 @@ All maths lives in ``seqviz``.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -21,7 +20,7 @@ from seqviz.figures import tcn as ft
 from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.common import (Hold, bind, responsive_training, StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (Hold, bind, kernel_loop, responsive_training, StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
                             guarded, register_instance)
 from widgets.receptive_field_panels import calculator_html, make_controls, parse_dilations, readout_html
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
@@ -267,10 +266,9 @@ class ReceptiveFieldDashboard(ipw.VBox):
         """``refresh_probe`` once the browser has drawn the diagram (its pane acknowledges each
         update; at most ``max_wait_s``), on the kernel's event loop, so that the acknowledgement
         can arrive meanwhile. Several moves of t in a row are served by one refresh, for the
-        latest t. Outside a running event loop (plain Python, tests): at once."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        latest t. Outside a kernel (plain Python, tests): at once."""
+        loop = kernel_loop()
+        if loop is None:
             self.refresh_probe()
             return
         self._probe_since = time.monotonic()
