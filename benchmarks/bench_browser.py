@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 from browser_timing import (browser, control_latency, first_render, kernel_rss_mb, open_page, refresh_rate, serve,
@@ -44,13 +46,22 @@ def measure(b, base, nb, n_plots, slider, watch, train, counted, repeats):
     return fr, idle, busy, rate, rss
 
 
+def torch_import_s() -> float:
+    """Seconds a fresh Python takes to import torch: a yardstick of the machine's speed right now
+    (it varied by 1.5x over one day on the same 2-core machine), median of 3."""
+    code = "import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t)"
+    return statistics.median(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                  check=True).stdout) for _ in range(3))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", help="a notebook name (without .ipynb)")
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     print(f"browser numbers, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}, "
-          f"load average {os.getloadavg()[0]:.1f} at start")
+          f"load average {os.getloadavg()[0]:.1f} at start; this machine's speed today: `import torch` "
+          f"in a fresh process took {torch_import_s():.2f} s (1.3-2.0 s seen on this machine)")
     print("| dashboard | first render, cold (median; all) | control → plot idle (median / p95) | "
           "while training | refreshes/s | kernel RSS |")
     print("| --- | --- | --- | --- | --- | --- |")
