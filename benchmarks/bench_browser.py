@@ -61,7 +61,7 @@ def main():
     a = ap.parse_args()
     print(f"browser numbers, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"load average {os.getloadavg()[0]:.1f} at start; this machine's speed today: `import torch` "
-          f"in a fresh process took {torch_import_s():.2f} s (1.3-2.0 s seen on this machine)")
+          f"in a fresh process took {torch_import_s():.2f} s")
     print("| dashboard | first render, cold (median; all) | control → plot idle (median / p95) | "
           "while training | refreshes/s | kernel RSS |")
     print("| --- | --- | --- | --- | --- | --- |")
