@@ -102,6 +102,7 @@ class GradientFlowDashboard(ipw.VBox):
         # Heatmap panes are the browser's slowest redraws (80-120 ms while training on 2 shared
         # cores): every 2 s, which leaves the browser time to answer the controls.
         self.belt_throttle, self.grad_throttle = Throttle(0.5), Throttle(0.5)
+        self.text_throttle = Throttle(2)  # the step counter and the equation's numbers
         self.refresh_times: list[float] = []  # monotonic time of every view refresh (benchmarks read it)
         self.status = StatusLine()
         self.progress = ipw.HTML()
@@ -287,7 +288,8 @@ class GradientFlowDashboard(ipw.VBox):
         cuts = cut_points(run.cfg.T, run.cfg.tbptt)
         task = run.task
         probe_key = (len(pr), steps[-1], tuple(cuts))
-        if force or (probe_key != self._shown_probe and self.grad_throttle.ready()):
+        grad_now = force or (probe_key != self._shown_probe and self.grad_throttle.ready())
+        if grad_now:
             with self.panes["grad"].batch() as fig:
                 gf.update_gradients(fig, self.idx["grad"], run.cfg.T, other, pr, po, steps, cuts)
             self._shown_probe = probe_key
@@ -295,6 +297,12 @@ class GradientFlowDashboard(ipw.VBox):
             gf.update_curves(fig, self.idx["curves"], hr, ho, task.baseline_loss(run.cfg.T),
                              task.baseline_accuracy(run.cfg.T), run.cfg.clip)
         self.refresh_times.append(time.monotonic())
+        # The belt never in the same refresh as the gradient pane: two heatmap redraws back to back
+        # hold the browser ~200 ms, and a slider pressed meanwhile waits for both.
+        if force or (not grad_now and self.belt_throttle.ready()):
+            self.refresh_belt()
+        if not (force or self.text_throttle.ready()):
+            return  # the text lines below change the page's layout: twice a second is enough
         n = run.steps
         secs = hr.seconds[-1] + ho.seconds[-1] if hr.seconds else 0.0
         losses = " · ".join(f"{k.upper()} loss {h.loss[-1]:.3g}" for k, h in run.history.items() if h.loss)
@@ -305,8 +313,6 @@ class GradientFlowDashboard(ipw.VBox):
         with run.lock:
             rho = spectral_radius(run.models["rnn"].rnn.weight_hh_l0)
         self.eq_rnn.value = self.eq_rnn.value.split("</div>", 1)[0] + "</div>" + rnn_equation(rho, run.cfg.T, ratio) + "</div>"
-        if force or self.belt_throttle.ready():
-            self.refresh_belt()
 
     def _show_sequence(self) -> None:
         self.hold.hold()  # training refreshes wait 0.1 s: the browser draws this first
