@@ -1,9 +1,9 @@
-"""Pieces every dashboard shares: status line, device badge, background worker,
-figure lock, throttle, and server-side validation of values from the browser.
+"""Pieces every dashboard shares: status line, device badge, background worker, throttle and
+hold, a responsive training thread, and server-side validation of values from the browser.
 
 Rules these encode (see shared/design.md):
 - a thread never calls ``display``/``print``; it only sets widget traits;
-- one lock per FigureWidget: ``batch_update`` from two threads tears messages;
+- one lock per plot pane (``PlotPane.batch``): edits from two threads would tear messages;
 - at most ~10-20 updates a second (Jupyter drops messages over its rate limit);
 - every value from the browser is checked here, and the user is told in one sentence.
 """
@@ -96,13 +96,6 @@ class Worker:
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
         self._thread = None
-
-
-@contextlib.contextmanager
-def locked_update(fig, lock: threading.Lock):
-    """``with locked_update(fig, lock):`` = one thread at a time in ``fig.batch_update()``."""
-    with lock, fig.batch_update():
-        yield fig
 
 
 class Throttle:
