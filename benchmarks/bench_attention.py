@@ -10,7 +10,6 @@ Run: make bench   (or .venv/bin/python benchmarks/bench_attention.py)
 from __future__ import annotations
 
 import os
-import statistics
 import threading
 import time
 
@@ -19,11 +18,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from browser_timing import browser, control_latency, first_render, refresh_rate, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
+from bench_browser import report  # noqa: E402
 from seqviz.devices import pick_device  # noqa: E402
 from seqviz.probes.attention import alignment_accuracy  # noqa: E402
 
-NB = "06_attention_transformers.ipynb"
 
 
 def time_to_alignment(limit_s: float = 90.0):
@@ -67,26 +65,7 @@ def main():
     print("time to 90% alignment accuracy, default preset (reverse 4-12 letters, GRU, B=64; "
           "attention and bottleneck models trained side by side):")
     time_to_alignment()
-    with serve() as base, browser() as b:
-        fr = first_render(b, base, NB, repeats=3, n_plots=6)
-        print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
-              f"all {', '.join(f'{x:.2f}' for x in fr)} s")
-        page = open_page(b, base, NB, n_plots=6)
-        page.wait_for_timeout(1500)
-        handle = slider_handle(page, "Query token i")
-        act = lambda i: handle.press("ArrowRight" if i % 14 < 7 else "ArrowLeft")  # noqa: E731
-        idle = control_latency(page, act, "query", "y", n=20)
-        print(f"control-to-plot latency, idle (Query token i slider -> query bar chart): {summary(idle)} ms")
-        page.get_by_role("button", name="Train").first.click()
-        page.wait_for_timeout(2000)
-        busy = control_latency(page, act, "query", "y", n=20)
-        print(f"control-to-plot latency, while part 1 trains: {summary(busy)} ms")
-        rate = refresh_rate(page, "loss_att")
-        print(f"refreshes per second while training (loss curve updates seen in the browser): {rate:.1f}")
-        rss = kernel_rss_mb(base.pid)
-        print(f"kernel memory (RSS) after training: {', '.join(f'{x:.0f}' for x in rss)} MB")
-        page.get_by_role("button", name="Stop").first.click()
-        page.close()
+    report("06_attention")  # first render, latency idle and while part 1 trains, refreshes, memory
 
 
 if __name__ == "__main__":

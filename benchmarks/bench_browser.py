@@ -46,6 +46,21 @@ def measure(b, base, nb, n_plots, slider, watch, train, counted, repeats):
     return fr, idle, busy, rate, rss
 
 
+def report(prefix: str, repeats: int = 3) -> None:
+    """One dashboard's browser numbers as lines of text (the per-dashboard benchmarks print these)."""
+    nb, *spec = next(d for d in DASHBOARDS if d[0].startswith(prefix))
+    with serve() as base, browser() as b:
+        fr, idle, busy, rate, rss = measure(b, base, nb, *spec, repeats=repeats)
+    slider, tag, train = spec[1], spec[2][0], spec[3]
+    print(f"first render, cold kernel ({nb}, {repeats} runs): median {statistics.median(fr):.2f} s, "
+          f"all {', '.join(f'{x:.2f}' for x in fr)} s")
+    print(f"control-to-plot latency, idle ({slider} slider -> trace {tag}): {summary(idle)} ms")
+    print(f"control-to-plot latency, while training ({train} pressed): {summary(busy)} ms")
+    if rate is not None:
+        print(f"refreshes per second while training (curve updates seen in the browser): {rate:.1f}")
+    print(f"kernel memory (RSS): {', '.join(f'{x:.0f}' for x in rss)} MB")
+
+
 def torch_import_s() -> float:
     """Seconds a fresh Python takes to import torch: a yardstick of the machine's speed right now
     (it varied by 1.5x over one day on the same 2-core machine), median of 3."""

@@ -15,7 +15,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from browser_timing import browser, control_latency, first_render, refresh_rate, kernel_rss_mb, open_page, serve, slider_handle, summary  # noqa: E402
+from bench_browser import report  # noqa: E402
+from browser_timing import browser, open_page, serve  # noqa: E402
 from seqviz.devices import configure_threads, pick_device  # noqa: E402
 from seqviz.experiments import GradFlowConfig, build_gradflow_run  # noqa: E402
 
@@ -46,28 +47,7 @@ def main():
     print(f"gradient-flow dashboard benchmark on {pick_device().label} ({os.cpu_count()} cores), torch {torch.__version__}")
     print("probe cost vs a fused training step (default preset: adding, T=100, H=32, B=32; probe: 8 sequences, float64):")
     probe_cost()
-    with serve() as base, browser() as b:
-        fr = first_render(b, base, NB, repeats=3, n_plots=4)
-        print(f"first render, cold kernel ({NB}, 3 runs): median {statistics.median(fr):.2f} s, "
-              f"all {', '.join(f'{x:.2f}' for x in fr)} s")
-        page = open_page(b, base, NB, n_plots=4)
-        handle = slider_handle(page, "Sequence shown")
-        act = lambda i: handle.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")  # noqa: E731
-        # belt_keys (the marked steps of the shown sequence) changes only when the slider moves,
-        # also while training, when the belt's heatmaps change by themselves.
-        idle = control_latency(page, act, "belt_keys", "x", n=20)
-        print(f"control-to-plot latency, idle (Sequence shown slider -> belt heatmap): {summary(idle)} ms")
-        page.get_by_role("button", name="Train").click()
-        page.wait_for_timeout(2000)
-        busy = control_latency(page, act, "belt_keys", "x", n=20)
-        print(f"control-to-plot latency, while training: {summary(busy)} ms")
-        # Refresh rate: distinct loss-curve lengths seen in the page over 5 s.
-        rate = refresh_rate(page, "loss_rnn")
-        print(f"refreshes per second while training (loss curve updates seen in the browser): {rate:.1f}")
-        rss = kernel_rss_mb(base.pid)
-        print(f"kernel memory (RSS) after training: {', '.join(f'{x:.0f}' for x in rss)} MB")
-        page.get_by_role("button", name="Pause").click()
-        page.close()
+    report("03_rnn_bptt")  # first render, latency idle and while training, refreshes, memory
     with serve(preheat=1) as base, browser() as b:
         time.sleep(60)  # let Voila execute its pool of kernels (one per lesson) before the visitor comes
         page = open_page(b, base, NB, n_plots=4)
