@@ -75,6 +75,15 @@ class Diverged(RuntimeError):
     """Loss or gradient became NaN or infinite."""
 
 
+def warm_up_optimizer() -> None:
+    """Construct and step one throw-away Adam so that torch's one-time imports (torch._dynamo,
+    1-4 s measured here) happen now (call it from a background thread while the page renders)."""
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p])
+    p.grad = torch.zeros(1)
+    opt.step()
+
+
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)

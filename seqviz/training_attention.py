@@ -110,15 +110,6 @@ class AttentionRun:
 
 
 # -- the two set-ups of the lesson ------------------------------------------------
-def warm_up_optimizer() -> None:
-    """Construct and step one throw-away Adam so torch's one-time imports happen now
-    (call it from a background thread while the page renders)."""
-    p = nn.Parameter(torch.zeros(1))
-    opt = torch.optim.Adam([p])
-    p.grad = torch.zeros(1)
-    opt.step()
-
-
 def seq2seq_run(task: TranslationTask, models: dict[str, Seq2Seq], cfg: LoopConfig | None = None) -> AttentionRun:
     """Teacher-forced cross-entropy; metrics: token accuracy, and alignment accuracy
     (share of output steps whose strongest attention lands on the source position

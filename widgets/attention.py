@@ -8,7 +8,6 @@ All maths lives in ``seqviz``; the refresh logic is in ``widgets.attention_live`
 
 from __future__ import annotations
 
-import threading
 
 import ipywidgets as ipw
 import traitlets as tl
@@ -16,11 +15,11 @@ import traitlets as tl
 from seqviz.data.text import clean_text
 from seqviz.data.translation import TASKS
 from seqviz.figures import attention as fa
-from seqviz.training_attention import PRESETS, warm_up_optimizer
+from seqviz.training_attention import PRESETS
 from widgets.attention_live import LiveViews
 from widgets.attention_views import make_controls
 from widgets.common import (StatusLine, Throttle, bind, Worker, clamp_number, clean_choice, device_badge, equation_box,
-                            guarded, register_instance)
+                            guarded, register_instance, warm_up_torch)
 from widgets.plotpane import PlotPane, plotly_loader
 
 TEXT_CAP = 200  # characters kept from typed text
@@ -140,9 +139,7 @@ class AttentionDashboard(ipw.VBox):
         register_instance("attention", self)
         # torch's first optimiser costs ~3.7 s of imports: pay it in the background after the
         # first render has had its start, not before the page shows and not on Train.
-        warm = threading.Timer(2.0, warm_up_optimizer)
-        warm.name, warm.daemon = "seqviz-warmup", True
-        warm.start()
+        warm_up_torch(delay_s=2.0)
         self.children = self._layout()
         self.status.say("Ready. Press Train in part 1 and watch the alignment appear.", "info")
 

@@ -78,7 +78,7 @@ class LiveViews(SelfAttentionViews):
             fns = [self._pending.pop(k)[1] for k in ready]
         if not fns:
             return
-        if any(self.d.panes[p]._seen_view for p in self.d.panes) and not force:
+        if any(self.d.panes[p].has_view for p in self.d.panes) and not force:
             # "drawn" comes when plotly.js has finished, before the browser has painted: give it a
             # frame or three, or this redraw still delays what was just drawn (seen while training)
             timer = threading.Timer(AFTER_DRAWN_S, self._run, args=(fns,))

@@ -226,15 +226,14 @@ class Hold:
 
 
 def warm_up_torch(delay_s: float = 8.0) -> None:
-    """Import torch._dynamo in the background a few seconds after the dashboard is built:
-    torch's first optimizer step imports it (1-2 s measured here), and a Train press should
-    not wait for it. Not at once: the import holds the GIL, and the kernel must first answer
-    the page's requests for the widgets' state (the first render)."""
-    import importlib
-    import sys
+    """Pay torch's one-time optimizer imports (1-4 s measured here) in the background, ``delay_s``
+    after the dashboard is built, so that a Train press does not wait for them. Not at once: the
+    imports hold the GIL, and the kernel must first answer the page's requests for the widgets'
+    state (the first render)."""
+    from seqviz.training import warm_up_optimizer
 
     if "torch._dynamo" not in sys.modules:
-        t = threading.Timer(delay_s, importlib.import_module, args=("torch._dynamo",))
+        t = threading.Timer(delay_s, warm_up_optimizer)
         t.daemon, t.name = True, "torch-import-warmup"
         t.start()
 

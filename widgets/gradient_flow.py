@@ -12,7 +12,6 @@ import time
 
 import ipywidgets as ipw
 import numpy as np
-import torch
 import traitlets as tl
 
 from seqviz.data.tasks import TASKS, get_task

@@ -228,6 +228,11 @@ class PlotPane(_Widget):
             yield self.figure
 
     @property
+    def has_view(self) -> bool:
+        """True once a browser view has drawn the pane (updates then travel as messages)."""
+        return self._seen_view
+
+    @property
     def busy(self) -> bool:
         """True while the browser is still drawing an earlier update (for up to 2 s: with no
         browser attached, e.g. a closed tab or a test, updates must not stop forever)."""
