@@ -21,8 +21,8 @@ from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_traces
 from seqviz.probes.gradients import probe_gradients
-from widgets.common import (Hold, StatusLine, bind, log, responsive_training, warm_up_torch, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
-                            guarded, register_instance)
+from widgets.common import (Hold, StatusLine, Throttle, Worker, bind, clamp_number, clean_choice, device_badge,
+                            equation_box, guarded, log, register_instance, responsive_training, warm_up_torch)
 from widgets.plotpane import PlotPane, plotly_loader
 from widgets.gradient_flow_controls import belt_equation, make_controls, rnn_equation
 
@@ -115,7 +115,7 @@ class GradientFlowDashboard(ipw.VBox):
         self.idx = {k: gf.trace_index(p.figure) for k, p in self.panes.items()}
         self.eq_rnn, self.eq_belt = equation_box("RNN: a product of Jacobians", ""), equation_box("The belt", "")
         self.run = None
-        self._belt_cache = None  # ((run id, model, step), gate traces of the N_SHOWN sequences)
+        self._belt_cache = None  # (training step, gate traces of the N_SHOWN sequences)
         self.hold = Hold(0.1)
         self.init_probe = {}
         self._shown_probe = None
@@ -319,17 +319,17 @@ class GradientFlowDashboard(ipw.VBox):
 
     def refresh_belt(self, fresh: bool = True) -> None:
         """The belt view of the selected sequence. The gate traces of all N_SHOWN sequences come
-        from one unrolled pass and are kept: the sequence slider (``fresh=False``) reuses them
-        while the models have not changed, and while training (the belt refreshes every second)."""
+        from one unrolled pass and are kept (``reset`` drops them): the sequence slider
+        (``fresh=False``) reuses them while the models have not changed, and while training
+        (when the belt refreshes every 2 s anyway)."""
         run, other = self.run, self.state.other
         i = min(self.state.seq_index, N_SHOWN - 1)
         keys = [[int(k) for k in row.tolist()] for row in self.view_batch.key_positions]
-        version = (id(run), other, run.steps)
         cached = self._belt_cache
-        if not (cached and cached[0][:2] == version[:2] and (cached[0] == version or (not fresh and self.worker.running))):
+        if cached is None or (cached[0] != run.steps and (fresh or not self.worker.running)):
             with run.lock:
                 traces = gate_traces(run.models[other], self.view_batch.x, [k[0] for k in keys])
-            self._belt_cache = cached = (version, traces)
+            self._belt_cache = cached = (run.steps, traces)
         tr, keys = cached[1][i], keys[i]
         with self.panes["belt"].batch() as fig:  # the belt first: its small pane is drawn at once
             gf.update_belt(fig, self.idx["belt"], tr, keys)
