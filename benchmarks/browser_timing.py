@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from widgets.serve import voila_command, voila_env  # noqa: E402
+from widgets.serve import serve_command, voila_env  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -53,7 +53,7 @@ def free_port() -> int:
 def serve(port: int | None = None, preheat: int = 0):
     """Voila exactly as ``make dashboard`` starts it, on a free port; yields the base URL."""
     port = port or free_port()
-    proc = subprocess.Popen(voila_command(port, preheat=preheat), cwd=ROOT, env=voila_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(serve_command(port, preheat=preheat), cwd=ROOT, env=voila_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -183,9 +183,12 @@ def summary(xs: list[float]) -> str:
 
 
 def kernel_rss_mb(voila_pid: int) -> list[float]:
-    """Resident memory of each kernel process under the Voila server."""
+    """Resident memory of each kernel process under the Voila server (started by Voila, or forked by
+    widgets/kernel_fork.py, whose kernels share the fork server's pages until they write them)."""
     import psutil
 
+    from widgets.kernel_fork import KERNEL_NAME
+
     ks = [p for p in psutil.Process(voila_pid).children(recursive=True)
-          if any("ipykernel" in part for part in p.cmdline())]
+          if p.name() == KERNEL_NAME or any("ipykernel" in part for part in p.cmdline())]
     return [p.memory_info().rss / 2**20 for p in ks]

@@ -51,12 +51,12 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def voila_url():
     """Base URL of a Voila server serving lessons/ exactly as `make dashboard` does."""
-    from widgets.serve import voila_command, voila_env
+    from widgets.serve import serve_command, voila_env
 
     port = free_port()
     (ROOT / "artifacts").mkdir(exist_ok=True)
     log = open(ROOT / "artifacts" / "voila-test.log", "w")
-    proc = subprocess.Popen(voila_command(port), cwd=ROOT, env=voila_env(), stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(serve_command(port), cwd=ROOT, env=voila_env(), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 60

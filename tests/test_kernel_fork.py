@@ -1,0 +1,172 @@
+"""The kernel fork server (widgets/kernel_fork.py): kernels it forks are fresh, work, can be
+interrupted and shut down, and the server goes away with its parent. Linux only, like the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server is Linux-only (widgets.serve)")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = ("json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'cwd': os.getcwd(), 'mark': os.environ.get('SEQVIZ_MARK'),"
+         " 'torch': 'torch' in sys.modules, 'dynamo': 'torch._dynamo' in sys.modules,"
+         " 'ours': sorted(m for m in sys.modules if m.split('.')[0] in ('seqviz', 'widgets')),"
+         " 'rand': random.random()})")
+
+
+def start_server(sock: Path, parent: int) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "widgets.kernel_fork", str(sock), f"--parent={parent}"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not sock.exists():
+        assert proc.poll() is None, "the fork server exited during its preload"
+        assert time.time() < deadline, "the fork server did not open its socket within 120 s"
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    sock = tmp_path_factory.mktemp("fork") / "fork.sock"
+    proc = start_server(sock, os.getpid())
+    yield sock, proc
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def kernelspec(tmp_path, monkeypatch):
+    """A kernelspec that asks for the seqviz-fork provisioner, found through JUPYTER_PATH."""
+    spec = tmp_path / "share" / "kernels" / "forktest"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "fork test", "language": "python",
+        "metadata": {"kernel_provisioner": {"provisioner_name": "seqviz-fork"}}}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("SEQVIZ_MARK", "passed through")
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+def run_kernel(cwd: Path):
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="forktest")
+    km.start_kernel(cwd=str(cwd))
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    return km, kc
+
+
+def evaluate(kc, expr: str, setup: str = "import json, os, random, sys", timeout: float = 60) -> dict:
+    msg_id = kc.execute(setup, user_expressions={"r": expr}, silent=False)
+    while True:
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    content = reply["content"]
+    assert content["status"] == "ok", content
+    r = content["user_expressions"]["r"]
+    assert r["status"] == "ok", r
+    return json.loads(eval(r["data"]["text/plain"]))  # the repr of a JSON string
+
+
+def test_forked_kernels_are_fresh_processes_of_the_server(server, kernelspec, monkeypatch):
+    sock, proc = server
+    monkeypatch.setenv("SEQVIZ_FORK_SOCKET", str(sock))
+    kernels = [run_kernel(kernelspec) for _ in range(2)]
+    try:
+        seen = [evaluate(kc, PROBE) for _, kc in kernels]
+        for (km, _), s in zip(kernels, seen):
+            assert s["pid"] == km.provisioner.pid != proc.pid
+            assert s["ppid"] == proc.pid  # forked by the server, not started by this process
+            assert psutil.Process(s["pid"]).name() == "seqviz-kernel"
+            assert s["torch"] and s["dynamo"]  # preloaded: no import wait in the kernel
+            assert s["ours"] == []  # seqviz's own code is imported afresh by each kernel
+            assert s["cwd"] == str(kernelspec) and s["mark"] == "passed through"
+        assert seen[0]["pid"] != seen[1]["pid"]
+        assert seen[0]["rand"] != seen[1]["rand"]  # Python's RNG reseeded after the fork
+        km, kc = kernels[0]
+        # the kernel runs seqviz and torch like any kernel
+        out = evaluate(kc, "json.dumps(float(per_step_gradient_norms(cell='rnn', T=12)['dL/dh_t'][-1]))",
+                       setup="import json\nfrom seqviz.experiments import per_step_gradient_norms")
+        assert out > 0
+    finally:
+        for km, kc in kernels:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    for s in seen:
+        deadline = time.time() + 10
+        while psutil.pid_exists(s["pid"]) and psutil.Process(s["pid"]).status() != psutil.STATUS_ZOMBIE:
+            assert time.time() < deadline, "a shut-down kernel is still running"
+            time.sleep(0.1)
+
+
+def test_forked_kernel_can_be_interrupted(server, kernelspec, monkeypatch):
+    monkeypatch.setenv("SEQVIZ_FORK_SOCKET", str(server[0]))
+    km, kc = run_kernel(kernelspec)
+    assert psutil.Process(km.provisioner.pid).ppid() == server[1].pid
+    try:
+        msg_id = kc.execute("import time\nfor _ in range(600): time.sleep(0.1)")
+        time.sleep(1.0)
+        km.interrupt_kernel()
+        t0 = time.time()
+        while True:
+            reply = kc.get_shell_msg(timeout=20)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        assert time.time() - t0 < 20
+        assert evaluate(kc, "json.dumps(1 + 1)") == 2  # and it keeps working
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_without_the_server_kernels_start_as_usual(kernelspec, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQVIZ_FORK_SOCKET", str(tmp_path / "no-such.sock"))
+    km, kc = run_kernel(kernelspec)
+    try:
+        s = evaluate(kc, PROBE)
+        assert s["ppid"] == os.getpid() and not s["dynamo"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_server_and_its_kernels_exit_with_its_parent(tmp_path, kernelspec, monkeypatch):
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    sock = tmp_path / "fork.sock"
+    proc = start_server(sock, parent.pid)
+    monkeypatch.setenv("SEQVIZ_FORK_SOCKET", str(sock))
+    km, kc = run_kernel(kernelspec)
+    kernel_pid = km.provisioner.pid
+    kc.stop_channels()
+    try:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        proc.wait(15)  # the server notices within a second or two
+        deadline = time.time() + 15  # and the kernel's parent poller sees its parent gone
+        while psutil.pid_exists(kernel_pid) and psutil.Process(kernel_pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.time() < deadline, "a kernel outlived its fork server"
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        with __import__("contextlib").suppress(Exception):
+            km.shutdown_kernel(now=True)
