@@ -48,6 +48,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Served(str):
+    """The base URL, carrying the Voila server's pid."""
+
+    def __new__(cls, url: str, pid: int):
+        obj = super().__new__(cls, url)
+        obj.pid = pid
+        return obj
+
+
 @pytest.fixture(scope="session")
 def voila_url():
     """Base URL of a Voila server serving lessons/ exactly as `make dashboard` does."""
@@ -71,7 +80,7 @@ def voila_url():
     else:
         proc.kill()
         pytest.fail("Voila did not answer within 60 s; see artifacts/voila-test.log")
-    yield url
+    yield Served(url, proc.pid)
     os.killpg(proc.pid, signal.SIGTERM)  # Voila ignores SIGINT when started from a script
     try:
         proc.wait(15)

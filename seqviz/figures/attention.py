@@ -101,7 +101,8 @@ def _make(name: str) -> go.BaseTraceType:
     label, color, extra = spec[name]
     mode = "lines+markers" if name in ("len_att", "len_bn") else "lines"
     return go.Scatter(name=label, mode=mode, x=[], y=[], line=line(color, **extra),
-                      legendgroup=name.split("_")[0], showlegend=name not in ("len_att", "len_bn", "loss_att", "loss_bn"))
+                      legendgroup=None if name.startswith(("ent", "lm")) else name.split("_")[0],  # a group stacks
+                      showlegend=name not in ("len_att", "len_bn", "loss_att", "loss_bn"))
 
 
 def axes_of(fig: go.Figure, part: str) -> dict:
@@ -138,11 +139,30 @@ def skeleton(part: str) -> go.Figure:
     axes = {}
     for p in PANELS[part]:
         axes[ax[p][0]], axes[ax[p][1]] = LAYOUT[p]["x"], LAYOUT[p]["y"]
-    legend = (dict(showlegend=False) if legend_y is None else
-              dict(legend=dict(orientation="h", yanchor="bottom", y=legend_y, xanchor="left", x=0, font=dict(size=13))))
+    legend = dict(showlegend=False) if legend_y is None else _legends(fig, part, legend_y, ax)
     apply_theme(fig, height=height, width=width, margin=dict(l=70, r=30, t=top, b=50), **legend, **axes)
     fig.update_annotations(font_size=15)
     return fig
+
+
+def _legends(fig: go.Figure, part: str, y: float, ax: dict) -> dict:
+    """One horizontal legend above the figure; or, when more than one panel has lines to name
+    (entropy beside the transformer's loss), one above each such panel, starting at its left edge."""
+    panels = [p for n, p in TRACES if PART_OF[p] == part]
+    named: dict[str, list] = {}
+    for t, panel in zip(fig.data, panels):
+        if t.type == "scatter" and t.showlegend is not False:
+            named.setdefault(panel, []).append(t)
+    style = dict(orientation="h", yanchor="bottom", y=y, xanchor="left", font=dict(size=13))
+    if len(named) < 2:
+        return dict(legend=dict(style, x=0))
+    out = {}
+    for k, (panel, traces) in enumerate(named.items()):
+        key = "legend" if k == 0 else f"legend{k + 1}"
+        for t in traces:
+            t.legend = key
+        out[key] = dict(style, x=fig.layout[ax[panel][0]].domain[0])
+    return out
 
 
 def apply(fig, traces: dict | None = None, axes: dict | None = None, ax: dict | None = None) -> None:
@@ -275,8 +295,8 @@ def qkv_panel(q, k, v, tokens: str, i: int):
 
 
 def lm_curve(curve, baseline: float, max_points: int = 400):
-    if curve is None or not curve.step:
-        return {"lm_loss": dict(x=[], y=[]), "lm_base": dict(x=[], y=[])}, {}
+    if curve is None or not curve.step:  # before training: the line to beat, over a first 100 steps
+        return {"lm_loss": dict(x=[], y=[]), "lm_base": dict(x=[0, 100], y=[baseline, baseline])}, {}
     x, y = downsample(curve.step, curve.loss, max_points)
     return {"lm_loss": dict(x=x, y=y), "lm_base": dict(x=[x[0], x[-1]], y=[baseline, baseline])}, {}
 
