@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from browser_timing import (browser, control_latency, first_render, kernel_rss_mb, open_page, refresh_rate, serve,
+from browser_timing import (browser, control_latency, first_render, kernel_private_mb, kernel_rss_mb, open_page, refresh_rate, serve,
                             slider_handle, summary)
 
 # notebook, plots to wait for, slider, (tag, key) the slider changes, train button, trace counted for refreshes
@@ -38,7 +38,7 @@ def measure(b, base, nb, n_plots, slider, watch, train, counted, repeats):
     page.wait_for_timeout(2000)
     busy = control_latency(page, act, *watch, n=20)
     rate = refresh_rate(page, counted) if counted else None
-    rss = kernel_rss_mb(base.pid)
+    rss = kernel_rss_mb(base.pid), kernel_private_mb(base.pid)
     stop = page.get_by_role("button", name="Stop")
     if stop.count():
         stop.first.click()
@@ -58,7 +58,8 @@ def report(prefix: str, repeats: int = 3) -> None:
     print(f"control-to-plot latency, while training ({train} pressed): {summary(busy)} ms")
     if rate is not None:
         print(f"refreshes per second while training (curve updates seen in the browser): {rate:.1f}")
-    print(f"kernel memory (RSS): {', '.join(f'{x:.0f}' for x in rss)} MB")
+    print(f"kernel memory: RSS {', '.join(f'{x:.0f}' for x in rss[0])} MB; "
+          f"private (USS) {', '.join(f'{x:.0f}' for x in rss[1])} MB")
 
 
 def torch_import_s() -> float:
@@ -78,8 +79,8 @@ def main():
           f"load average {os.getloadavg()[0]:.1f} at start; this machine's speed today: `import torch` "
           f"in a fresh process took {torch_import_s():.2f} s")
     print("| dashboard | first render, cold (median; all) | control → plot idle (median / p95) | "
-          "while training | refreshes/s | kernel RSS |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          "while training | refreshes/s | kernel RSS | kernel private (USS) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for nb, *spec in DASHBOARDS:
         if a.only and not nb.startswith(a.only):
             continue
@@ -88,7 +89,7 @@ def main():
         q = lambda xs: summary(xs).split(" (")[0].replace("median ", "").replace(", p95 ", " / ")  # noqa: E731
         print(f"| {nb[:-6]} | {statistics.median(fr):.2f} s ({', '.join(f'{x:.1f}' for x in fr)}) | {q(idle)} ms | "
               f"{q(busy)} ms | {f'{rate:.1f}' if rate is not None else 'n/a'} | "
-              f"{', '.join(f'{x:.0f}' for x in rss)} MB |", flush=True)
+              f"{', '.join(f'{x:.0f}' for x in rss[0])} MB | {', '.join(f'{x:.0f}' for x in rss[1])} MB |", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

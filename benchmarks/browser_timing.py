@@ -182,13 +182,22 @@ def summary(xs: list[float]) -> str:
     return f"median {statistics.median(xs):.0f}, p95 {q[18]:.0f} (n={len(xs)})"
 
 
-def kernel_rss_mb(voila_pid: int) -> list[float]:
-    """Resident memory of each kernel process under the Voila server (started by Voila, or forked by
-    widgets/kernel_fork.py, whose kernels share the fork server's pages until they write them)."""
+def _kernels(voila_pid: int) -> list:
+    """The kernel processes under the Voila server: started by Voila, or forked by
+    widgets/kernel_fork.py (named seqviz-kernel; they share the fork server's pages until they write them)."""
     import psutil
 
     from widgets.kernel_fork import KERNEL_NAME
 
-    ks = [p for p in psutil.Process(voila_pid).children(recursive=True)
-          if p.name() == KERNEL_NAME or any("ipykernel" in part for part in p.cmdline())]
-    return [p.memory_info().rss / 2**20 for p in ks]
+    return [p for p in psutil.Process(voila_pid).children(recursive=True)
+            if p.name() == KERNEL_NAME or any("ipykernel" in part for part in p.cmdline())]
+
+
+def kernel_rss_mb(voila_pid: int) -> list[float]:
+    """Resident memory of each kernel process (pages shared with the fork server included)."""
+    return [p.memory_info().rss / 2**20 for p in _kernels(voila_pid)]
+
+
+def kernel_private_mb(voila_pid: int) -> list[float]:
+    """Memory each kernel holds alone (USS): what one more visitor adds."""
+    return [p.memory_full_info().uss / 2**20 for p in _kernels(voila_pid)]

@@ -41,6 +41,9 @@ PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.nn.utils.
 def preload() -> float:
     """Import PRELOAD and pay torch's one-time optimizer imports (torch._dynamo); returns seconds."""
     t0 = time.perf_counter()
+    # CUDA must not be initialised before a fork (a child could not use the GPU): nothing here
+    # touches it, and should torch ask whether a GPU exists, it asks NVML, which is fork-safe
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     sys.modules.setdefault("rfc3987_syntax", None)  # as widgets/__init__.py does, for plotly.io
     for name in PRELOAD:
         importlib.import_module(name)
@@ -50,6 +53,8 @@ def preload() -> float:
     opt = torch.optim.Adam([p])
     p.grad = torch.zeros(1)
     opt.step()
+    if torch.cuda.is_initialized():
+        raise RuntimeError("CUDA was initialised before forking kernels")
     return time.perf_counter() - t0
 
 

@@ -59,7 +59,11 @@ def serve_command(port: int = 8866, root: str | Path = ROOT / "lessons", preheat
 
 
 def fork_enabled(env: dict) -> bool:
-    return sys.platform == "linux" and env.get("SEQVIZ_FORK", "1") != "0"
+    """Linux, not turned off, and the provisioner registered (``pip install -e .`` does it)."""
+    from importlib.metadata import entry_points
+
+    return (sys.platform == "linux" and env.get("SEQVIZ_FORK", "1") != "0"
+            and bool(entry_points(group="jupyter_client.kernel_provisioners", name="seqviz-fork")))
 
 
 def voila_command(port: int = 8866, root: str | Path = ROOT / "lessons", cull_after_s: int = 600,
