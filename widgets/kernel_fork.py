@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 
 from jupyter_client.provisioning import LocalProvisioner
 
@@ -119,39 +120,50 @@ def serve_forks(path: str, parent_pid: int | None = None) -> None:
     os.chmod(path, 0o600)
     srv.listen(16)
     srv.settimeout(1.0)
-    while parent_pid is None or not _exited(parent_pid):
-        try:
-            conn, _ = srv.accept()
-        except TimeoutError:
-            continue
-        with conn:
-            conn.settimeout(10)
+    try:
+        while parent_pid is None or not _exited(parent_pid):
             try:
-                request = json.loads(conn.makefile("r").readline())
-                if not _is_ipykernel(request["cmd"]):
-                    raise ValueError("not this Python's ipykernel_launcher")
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                with contextlib.suppress(OSError):
-                    conn.sendall((json.dumps({"error": str(e)}) + "\n").encode())
+                conn, _ = srv.accept()
+            except TimeoutError:
                 continue
-            pid = os.fork()
-            if pid == 0:
-                srv.close()
-                conn.close()
-                code = 1
-                try:
-                    _run_kernel(request)
-                    code = 0
-                except SystemExit as e:
-                    code = e.code if isinstance(e.code, int) else 0
-                finally:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                    os._exit(code)
-            with contextlib.suppress(OSError):
-                conn.sendall((json.dumps({"pid": pid}) + "\n").encode())
+            with conn:
+                _answer(srv, conn)
+    finally:
+        srv.close()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            os.rmdir(os.path.dirname(path))  # the temporary folder widgets.serve made, once empty
+
+
+def _answer(srv: socket.socket, conn: socket.socket) -> None:
+    """Read one request; fork the kernel it asks for and reply with its pid (or with the error)."""
+    conn.settimeout(10)
+    try:
+        request = json.loads(conn.makefile("r").readline())
+        if not _is_ipykernel(request["cmd"]):
+            raise ValueError("not this Python's ipykernel_launcher")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        with contextlib.suppress(OSError):
+            conn.sendall((json.dumps({"error": str(e)}) + "\n").encode())
+        return
+    pid = os.fork()
+    if pid == 0:  # the kernel: never returns into the server's loop
+        srv.close()
+        conn.close()
+        code = 1
+        try:
+            _run_kernel(request)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 0
+        except BaseException:  # noqa: BLE001 - reported, then the process ends
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        conn.sendall((json.dumps({"pid": pid}) + "\n").encode())
 
 
 def request_fork(path: str, cmd: list[str], env: dict | None, cwd: str | None, timeout: float = 10.0) -> int:
