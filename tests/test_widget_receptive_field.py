@@ -185,6 +185,7 @@ def test_train_stop_resume_reset_and_trained_gradient(dash):
     assert wait_for(lambda: not dash.worker.running, 10)
     n = len(dash.race.history("tcn").loss)
     assert dash.c["train"].description == "Train" and "Stopped" in dash.status.text
+    assert "paused" in dash.table.value and "racing" not in dash.table.value  # the table agrees with the status
     assert len(trace(dash, "loss_tcn").x) == n and len(trace(dash, "loss_rnn").x) == len(dash.race.history("rnn").loss)
     trained = seen_in_heat(dash, 0)
     assert trained and set(trained) <= set(trace(dash, "analytic").x)  # never wider than analytic

@@ -56,6 +56,7 @@ class Race:
 
     def __init__(self, preset: RacePreset, tcn_cfg: TCNConfig, device: torch.device | str = "cpu"):
         self.preset = p = replace(preset)  # a copy: the shared presets stay untouched
+        self.active = False  # inside train(): the table says "racing", else "paused"
         self.task = task = get_task(p.task)
         self.tcn_cfg = replace(tcn_cfg, n_in=task.n_in, n_out=task.n_out, channels=p.channels)
         models = {"tcn": build_tcn(self.tcn_cfg, p.seed, device)}
@@ -109,16 +110,20 @@ class Race:
         """Until ``stop``, every model finished, or the wall-clock budget; returns which."""
         budget = self.preset.budget_s if budget_s is None else budget_s
         t0 = time.perf_counter() - self.wall
-        while not stop.is_set():
-            if not self.racing:
-                return "all finished"
-            self.step()
-            self.wall = time.perf_counter() - t0
-            if on_step is not None:
-                on_step()
-            if self.wall >= budget:
-                return "budget"
-        return "stopped"
+        self.active = True
+        try:
+            while not stop.is_set():
+                if not self.racing:
+                    return "all finished"
+                self.step()
+                self.wall = time.perf_counter() - t0
+                if on_step is not None:
+                    on_step()
+                if self.wall >= budget:
+                    return "budget"
+            return "stopped"
+        finally:
+            self.active = False
 
     def verdict(self, name: str) -> str:
         if name in self.finished:
@@ -127,7 +132,9 @@ class Race:
             return self.failed[name]
         if name == "tcn" and self.past < self.reach:
             return f"cannot: sees {self.past} of the {self.reach} inputs it needs"
-        return "racing" if self.history(name).loss else "not started"
+        if not self.history(name).loss:
+            return "not started"
+        return "racing" if self.active else "paused: press Train to go on"
 
 
 def results_table(race: Race) -> str:
