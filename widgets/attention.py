@@ -18,7 +18,7 @@ from seqviz.figures import attention as fa
 from seqviz.training_attention import PRESETS
 from widgets.attention_live import LiveViews
 from widgets.attention_views import make_controls
-from widgets.common import (StatusLine, Throttle, bind, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (CheckedState, StatusLine, Throttle, bind, Worker, device_badge, equation_box,
                             guarded, register_instance, warm_up_torch)
 from widgets.plotpane import PlotPane, plotly_loader
 
@@ -28,7 +28,7 @@ CHOICES = {"task": TASKS, "cell": ("gru", "lstm"), "position": ("learned", "sinu
            "kind": ("qkv", "simple")}
 
 
-class AttentionState(tl.HasTraits):
+class AttentionState(CheckedState):
     task = tl.Unicode("reverse")
     cell = tl.Unicode("gru")
     source = tl.Unicode("abcdefgh")
@@ -44,31 +44,22 @@ class AttentionState(tl.HasTraits):
     position = tl.Unicode("learned")
     kind = tl.Unicode("qkv")
     text = tl.Unicode("")
-    note = tl.Unicode("")  # the last validation message, for the status line
 
     def __init__(self, **kw):
         self.limits = {k: 0 for k in INTS}  # largest allowed value of each integer knob (set by the view)
         super().__init__(**kw)
 
-    def _say(self, msg):
-        self.note = ""
+    def _say(self, name, msg):
+        self.note = ""  # the same message twice still reaches the status line
         self.note = msg
 
     @tl.validate(*INTS)
     def _check_int(self, proposal):
-        name = proposal.trait.name
-        v, msg = clamp_number(proposal.value, 0, max(self.limits.get(name, 0), 0), getattr(self, name), name, True)
-        if msg:
-            self._say(msg)
-        return int(v)
+        return self.checked_number(proposal, 0, max(self.limits.get(proposal.trait.name, 0), 0), integer=True)
 
     @tl.validate(*CHOICES)
     def _check_choice(self, proposal):
-        name = proposal.trait.name
-        v, msg = clean_choice(proposal.value, CHOICES[name], getattr(self, name), name)
-        if msg:
-            self._say(msg)
-        return v
+        return self.checked_choice(proposal, CHOICES)
 
     @tl.validate("causal", "scaled")
     def _check_bool(self, proposal):
@@ -81,10 +72,11 @@ class AttentionState(tl.HasTraits):
             notes.append(f"That text had {len(text)} characters; only the first {TEXT_CAP} are kept.")
             text = text[:TEXT_CAP]
         if not text.strip():
-            self._say("The text box was empty: type at least one character. The previous text is kept.")
+            self._say(proposal.trait.name,
+                      "The text box was empty: type at least one character. The previous text is kept.")
             return getattr(self, proposal.trait.name)
         if notes:
-            self._say(" ".join(notes))
+            self._say(proposal.trait.name, " ".join(notes))
         return text
 
 

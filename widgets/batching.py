@@ -21,7 +21,7 @@ from seqviz.figures import batching as fb
 from seqviz.probes.packing import SceneConfig, SceneError, TimingConfig, make_scene, packed_cpu_backward_bytes, time_lstm
 from widgets.batching_views import EQUATIONS, facts_html, make_controls, timing_html
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.common import (StatusLine, bind, Worker, clamp_number, clean_choice, device_badge, equation_box, guarded,
+from widgets.common import (CheckedState, StatusLine, bind, Worker, device_badge, equation_box, guarded,
                             register_instance)
 
 MAX_TEXT = 20_000  # characters accepted from the browser; the rest is cut (and the user told)
@@ -32,7 +32,7 @@ CHOICES = {"source": ("text", "random"), "level": ("word", "char"), "side": ("ri
            "dist": ("uniform", "heavy"), "hidden": (64, 128, 256)}
 
 
-class BatchingState(tl.HasTraits):
+class BatchingState(CheckedState):
     source = tl.Unicode("text")
     text = tl.Unicode(SAMPLE_TEXT)
     level = tl.Unicode("word")
@@ -45,30 +45,25 @@ class BatchingState(tl.HasTraits):
     seed = tl.Any(0)
     step = tl.Any(0)
     hidden = tl.Int(128)
-    note = tl.Unicode("")  # the last validation message, for the status line
     note_for = tl.Unicode("")  # the trait that message is about
 
     @tl.validate(*RANGES)
     def _check_number(self, proposal):
         lo, hi, integer = RANGES[proposal.trait.name]
-        v, msg = clamp_number(proposal.value, lo, hi, getattr(self, proposal.trait.name), proposal.trait.name, integer)
-        if msg:
-            self.note_for, self.note = proposal.trait.name, msg
-        return v
+        return self.checked_number(proposal, lo, hi, integer)
 
     @tl.validate(*CHOICES)
     def _check_choice(self, proposal):
-        name = proposal.trait.name
-        v, msg = clean_choice(proposal.value, CHOICES[name], getattr(self, name), name)
-        if msg:
-            self.note_for, self.note = name, msg
-        return v
+        return self.checked_choice(proposal, CHOICES)
+
+    def _say(self, name, msg):
+        self.note_for, self.note = name, msg
 
     @tl.validate("text")
     def _check_text(self, proposal):
         v = proposal.value if isinstance(proposal.value, str) else str(proposal.value)
         if len(v) > MAX_TEXT:
-            self.note_for, self.note = "text", f"The text had {len(v):,} characters; only the first {MAX_TEXT:,} are used."
+            self._say("text", f"The text had {len(v):,} characters; only the first {MAX_TEXT:,} are used.")
             v = v[:MAX_TEXT]
         return v
 

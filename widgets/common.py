@@ -21,6 +21,7 @@ import weakref
 from typing import Callable
 
 import ipywidgets as ipw
+import traitlets as tl
 
 from seqviz.devices import configure_threads, pick_device
 
@@ -161,6 +162,31 @@ def clean_choice(value, choices, default, name: str):
     if value in choices:
         return value, None
     return default, f"Unknown {name} {str(value)[:40]!r}; using {default!r}."
+
+
+class CheckedState(tl.HasTraits):
+    """Base of a dashboard's state: its validators turn a bad value from the browser into a good
+    one (``checked_number``, ``checked_choice``) and leave one plain sentence in ``note``."""
+
+    note = tl.Unicode("")  # the last validation message, for the status line
+
+    def _say(self, name: str, msg: str) -> None:
+        """Record ``msg`` about trait ``name`` (a dashboard may want more, e.g. which control)."""
+        self.note = msg
+
+    def checked_number(self, proposal, lo, hi, integer: bool = False):
+        name = proposal.trait.name
+        v, msg = clamp_number(proposal.value, lo, hi, getattr(self, name), name, integer)
+        if msg:
+            self._say(name, msg)
+        return int(v) if integer else v
+
+    def checked_choice(self, proposal, choices: dict):
+        name = proposal.trait.name
+        v, msg = clean_choice(proposal.value, choices[name], getattr(self, name), name)
+        if msg:
+            self._say(name, msg)
+        return v
 
 
 def guarded(status: StatusLine, what: str):

@@ -20,7 +20,7 @@ from seqviz.figures import tcn as ft
 from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.common import (Hold, bind, kernel_loop, responsive_training, StatusLine, Throttle, Worker, clamp_number, clean_choice, device_badge, equation_box,
+from widgets.common import (CheckedState, Hold, bind, kernel_loop, responsive_training, StatusLine, Throttle, Worker, device_badge, equation_box,
                             guarded, register_instance)
 from widgets.receptive_field_panels import calculator_html, make_controls, parse_dilations, readout_html
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
@@ -31,7 +31,7 @@ RANGES = {"kernel_size": (2, 7), "n_blocks": (1, 8), "convs_per_block": (1, 2), 
 HOLD_S = 0.1  # seconds the race's refreshes wait after a move of t (see ``_move_t``)
 CHOICES = {"schedule": ("doubling", "constant", "custom"), "padding": ("causal", "centred"),
            "race": tuple(RACE_PRESETS)}
-class ReceptiveFieldState(tl.HasTraits):
+class ReceptiveFieldState(CheckedState):
     kernel_size = tl.Any(3)  # int; tl.Any so NaN or text from a client reaches the validator
     n_blocks = tl.Any(6)
     schedule = tl.Unicode("doubling")
@@ -43,24 +43,15 @@ class ReceptiveFieldState(tl.HasTraits):
     calc_reach = tl.Any(22050)
     calc_k = tl.Any(7)
     race = tl.Unicode(DEFAULT_RACE)
-    note = tl.Unicode("")  # the last validation message, for the status line
 
     @tl.validate(*RANGES)
     def _check_number(self, proposal):
         name = proposal.trait.name
-        lo, hi = RANGES[name] if name != "t" else (0, self.t_max)
-        v, msg = clamp_number(proposal.value, lo, hi, getattr(self, name), name, integer=True)
-        if msg:
-            self.note = msg
-        return int(v)
+        return self.checked_number(proposal, *(RANGES[name] if name != "t" else (0, self.t_max)), integer=True)
 
     @tl.validate(*CHOICES)
     def _check_choice(self, proposal):
-        name = proposal.trait.name
-        v, msg = clean_choice(proposal.value, CHOICES[name], getattr(self, name), name)
-        if msg:
-            self.note = msg
-        return v
+        return self.checked_choice(proposal, CHOICES)
 
     @tl.validate("custom")
     def _check_custom(self, proposal):
