@@ -21,7 +21,7 @@ from seqviz.figures import batching as fb
 from seqviz.probes.packing import SceneConfig, SceneError, TimingConfig, make_scene, packed_cpu_backward_bytes, time_lstm
 from widgets.batching_views import EQUATIONS, facts_html, make_controls, timing_html
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.common import (CheckedState, StatusLine, bind, Worker, device_badge, equation_box, guarded,
+from widgets.common import (checked_state, StatusLine, bind, Worker, device_badge, equation_box, guarded,
                             register_instance)
 
 MAX_TEXT = 20_000  # characters accepted from the browser; the rest is cut (and the user told)
@@ -32,13 +32,13 @@ CHOICES = {"source": ("text", "random"), "level": ("word", "char"), "side": ("ri
            "dist": ("uniform", "heavy"), "hidden": (64, 128, 256)}
 
 
-class BatchingState(CheckedState):
+class BatchingState(checked_state(RANGES, CHOICES)):
     source = tl.Unicode("text")
     text = tl.Unicode(SAMPLE_TEXT)
     level = tl.Unicode("word")
     side = tl.Unicode("right")
     dist = tl.Unicode("heavy")
-    n = tl.Any(256)  # any value is accepted, then checked and clamped below
+    n = tl.Any(256)  # any value is accepted, then checked and clamped (checked_state)
     max_len = tl.Any(120)
     batch_size = tl.Any(8)
     shrink = tl.Bool(False)
@@ -46,15 +46,6 @@ class BatchingState(CheckedState):
     step = tl.Any(0)
     hidden = tl.Int(128)
     note_for = tl.Unicode("")  # the trait that message is about
-
-    @tl.validate(*RANGES)
-    def _check_number(self, proposal):
-        lo, hi, integer = RANGES[proposal.trait.name]
-        return self.checked_number(proposal, lo, hi, integer)
-
-    @tl.validate(*CHOICES)
-    def _check_choice(self, proposal):
-        return self.checked_choice(proposal, CHOICES)
 
     def _say(self, name, msg):
         self.note_for, self.note = name, msg

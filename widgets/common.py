@@ -189,6 +189,22 @@ class CheckedState(tl.HasTraits):
         return v
 
 
+def checked_state(ranges: dict, choices: dict) -> type:
+    """A CheckedState base whose validators cover ``ranges`` ({trait: (lo, hi, integer)}) and
+    ``choices`` ({trait: allowed values})."""
+
+    class Checked(CheckedState):
+        @tl.validate(*ranges)
+        def _check_number(self, proposal):
+            return self.checked_number(proposal, *ranges[proposal.trait.name])
+
+        @tl.validate(*choices)
+        def _check_choice(self, proposal):
+            return self.checked_choice(proposal, choices)
+
+    return Checked
+
+
 def guarded(status: StatusLine, what: str):
     """Decorator for callbacks: an unexpected error becomes one sentence in ``status``
     (the traceback goes to the server log), and the dashboard keeps working."""

@@ -21,7 +21,7 @@ from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_traces
 from seqviz.probes.gradients import probe_gradients
-from widgets.common import (CheckedState, Hold, StatusLine, Throttle, Worker, bind, device_badge,
+from widgets.common import (checked_state, Hold, StatusLine, Throttle, Worker, bind, device_badge,
                             equation_box, guarded, log, register_instance, responsive_training, warm_up_torch)
 from widgets.plotpane import PlotPane, plotly_loader
 from widgets.gradient_flow_controls import belt_equation, make_controls, rnn_equation
@@ -37,7 +37,7 @@ CHOICES = {"task": tuple(TASKS), "other": ("lstm", "gru"), "activation": ("tanh"
            "optimizer": ("adam", "sgd"), "preset": tuple(PRESETS)}
 
 
-class GradientFlowState(CheckedState):
+class GradientFlowState(checked_state(RANGES, CHOICES)):
     preset = tl.Unicode(DEFAULT_PRESET)
     task = tl.Unicode("adding")
     T = tl.Int(100)
@@ -54,15 +54,6 @@ class GradientFlowState(CheckedState):
     tbptt = tl.Int(30)
     seed = tl.Int(0)
     seq_index = tl.Int(0)
-
-    @tl.validate(*RANGES)
-    def _check_number(self, proposal):
-        lo, hi, integer = RANGES[proposal.trait.name]
-        return self.checked_number(proposal, lo, hi, integer)
-
-    @tl.validate(*CHOICES)
-    def _check_choice(self, proposal):
-        return self.checked_choice(proposal, CHOICES)
 
     def config(self) -> GradFlowConfig:
         return GradFlowConfig(task=self.task, T=self.T, hidden=self.hidden, other=self.other,
