@@ -160,18 +160,26 @@ class Run:
               max_steps: int | None = None, max_seconds: float | None = None) -> str:
         """Train until ``stop`` is set, ``max_steps`` or ``max_seconds``; returns why it ended:
         "stopped", "max_steps", "max_seconds" or "diverged: <model>"."""
-        t0 = time.perf_counter()
-        n = 0
-        while not stop.is_set():
-            try:
-                reports = self.step()
-            except Diverged as e:
-                return f"diverged: {e.args[0]}"
-            n += 1
-            if on_step is not None:
-                on_step(reports)
-            if max_steps is not None and n >= max_steps:
-                return "max_steps"
-            if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
-                return "max_seconds"
-        return "stopped"
+        return train_loop(self.step, stop, on_step, max_steps, max_seconds)
+
+
+def train_loop(step: Callable[[], object], stop: threading.Event, on_step: Callable | None = None,
+               max_steps: int | None = None, max_seconds: float | None = None) -> str:
+    """Call ``step()`` (which raises ``Diverged(model)`` on a NaN/inf loss) until ``stop`` is set,
+    ``max_steps`` or ``max_seconds``, handing each result to ``on_step``; returns why it ended:
+    "stopped", "max_steps", "max_seconds" or "diverged: <model>"."""
+    t0 = time.perf_counter()
+    n = 0
+    while not stop.is_set():
+        try:
+            reports = step()
+        except Diverged as e:
+            return f"diverged: {e.args[0]}"
+        n += 1
+        if on_step is not None:
+            on_step(reports)
+        if max_steps is not None and n >= max_steps:
+            return "max_steps"
+        if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+            return "max_seconds"
+    return "stopped"

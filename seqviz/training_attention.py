@@ -27,6 +27,7 @@ from seqviz.data.translation import CharData, TranslationConfig, TranslationTask
 from seqviz.models.attention import (Seq2Seq, Seq2SeqConfig, TinyTransformer, TransformerConfig, build_seq2seq,
                                      build_transformer)
 from seqviz.probes.attention import alignment_accuracy
+from seqviz.training import Diverged, train_loop
 
 
 @dataclass
@@ -92,21 +93,14 @@ class AttentionRun:
               max_steps: int | None = None, max_seconds: float | None = None) -> str:
         """Train until ``stop``, ``max_steps`` or ``max_seconds``; returns why it ended:
         "stopped", "max_steps", "max_seconds" or "diverged: <model>"."""
-        t0 = time.perf_counter()
-        n = 0
-        while not stop.is_set():
-            rep = self.step()
-            bad = [k for k, (lv, _) in rep.items() if not math.isfinite(lv)]
-            if bad:
-                return f"diverged: {bad[0]}"
-            n += 1
-            if on_step is not None:
-                on_step(rep)
-            if max_steps is not None and n >= max_steps:
-                return "max_steps"
-            if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
-                return "max_seconds"
-        return "stopped"
+        return train_loop(self._checked_step, stop, on_step, max_steps, max_seconds)
+
+    def _checked_step(self) -> dict:
+        rep = self.step()
+        bad = [k for k, (lv, _) in rep.items() if not math.isfinite(lv)]
+        if bad:
+            raise Diverged(bad[0])
+        return rep
 
 
 # -- the two set-ups of the lesson ------------------------------------------------
