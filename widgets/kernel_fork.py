@@ -6,8 +6,8 @@ optimizer imports when Train was first pressed (measured here; README "Measured 
 ``python -m widgets.serve`` starts this module's server next to Voila. The server imports
 those third-party packages once, then forks a new kernel process for each page. Each fork is
 a new process with nothing of the notebook in it: the notebook still runs from the top when
-the page opens, and seqviz's own modules are imported afresh by each kernel (the server
-never imports them, so an edited file is picked up by the next page, as before).
+the page opens, and seqviz's own modules are imported afresh by each kernel (a kernel drops
+the few the server imported, so an edited file is picked up by the next page, as before).
 
 Voila reaches the server through the kernel provisioner ``seqviz-fork`` (registered in
 pyproject.toml). If the server is not running, or the kernel command is not this Python's
@@ -50,10 +50,9 @@ def preload() -> float:
         importlib.import_module(name)
     import torch
 
-    p = torch.nn.Parameter(torch.zeros(1))  # what seqviz.training.warm_up_optimizer does
-    opt = torch.optim.Adam([p])
-    p.grad = torch.zeros(1)
-    opt.step()
+    from seqviz.training import warm_up_optimizer  # each kernel drops seqviz's modules (_run_kernel)
+
+    warm_up_optimizer()
     if torch.cuda.is_initialized():
         raise RuntimeError("CUDA was initialised before forking kernels")
     return time.perf_counter() - t0
@@ -89,7 +88,7 @@ def _run_kernel(request: dict) -> None:
     os.chdir(cwd)
     sys.path[0] = cwd  # what `python -m` puts first
     for name in [m for m in sys.modules if m.split(".")[0] in ("widgets", "seqviz")]:
-        del sys.modules[name]  # this module's package: the kernel imports seqviz's code afresh
+        del sys.modules[name]  # the server's copies: the kernel imports seqviz's code afresh
     import random
 
     import numpy as np
