@@ -12,7 +12,6 @@ from seqviz.experiments import PRESETS, GradFlowConfig, build_gradflow_run, per_
 from seqviz.models.recurrent import RecurrentConfig, build_recurrent, cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_trace, gate_traces
 from seqviz.probes.gradients import probe_gradients
-from seqviz.training import Run, TrainConfig
 
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 

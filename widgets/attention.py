@@ -8,7 +8,6 @@ All maths lives in ``seqviz``; the refresh logic is in ``widgets.attention_live`
 
 from __future__ import annotations
 
-
 import ipywidgets as ipw
 import traitlets as tl
 

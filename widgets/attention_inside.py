@@ -15,12 +15,15 @@ from seqviz.figures import attention as fa
 from seqviz.probes.attention import permutation_gap, recompute_self_attention, row_entropy, worked_cell
 from seqviz.training_attention import build_lm
 from widgets.attention_views import self_attention_equation
+from widgets.common import set_box_body
 
 DIMS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]  # key dimensions k of the entropy panel
 DEFAULT_TEXT = "Simple is better than complex."
 
 
 class SelfAttentionViews:
+    _view: dict | None = None  # the numbers of the last ``refresh_self``, for ``refresh_selection``
+
     def reset_lm(self, first: bool = False) -> None:
         self.d.worker.stop()
         st = self.d.state
@@ -111,7 +114,7 @@ class SelfAttentionViews:
         if self.muted:
             return
         self.hold()
-        view = getattr(self, "_view", None)
+        view = self._view
         if view is None or view["text"] != self._text:
             self.refresh_self()
             return
@@ -132,7 +135,7 @@ class SelfAttentionViews:
         q, k, v, w, T = view["q"], view["k"], view["v"], view["w"], view["w"].shape[0]
         allowed = np.arange(T) <= i if view["causal"] else None
         cell = worked_cell(q[i], k, j, view["scaled"], allowed)
-        self.d.eq_b.value = self._eq(self.d.eq_b, self_attention_equation(
+        set_box_body(self.d.eq_b, self_attention_equation(
             i, j, view["text"], cell, q[i], k[j], v[j], float(w[i, j]), float(view["w_eq"][i, j]), view["layer"],
             view["head"], view["kind"]))
 

@@ -16,7 +16,7 @@ from seqviz.figures import attention as fa
 from seqviz.probes.attention import accuracy_by_length, entropy_vs_dim, recompute_additive
 from seqviz.training_attention import build_s2s
 from widgets.attention_inside import DIMS, SelfAttentionViews
-from widgets.common import Hold, log, responsive_training
+from widgets.common import Hold, log, responsive_training, set_box_body
 from widgets.attention_views import additive_equation
 
 MAX_TRAIN_S = 300  # a forgotten dashboard stops training after 5 minutes
@@ -237,7 +237,7 @@ class LiveViews(SelfAttentionViews):
         i, j = min(st.out_i, T - 1), min(st.src_j, S - 1)
         pred = self.task.decode(tr.tokens[0])
         labels = [p if p == t else f"{p}\u2260{t}" for p, t in zip(pred, self.task.decode(tgt[0]))]
-        self.d.eq_a.value = self._eq(self.d.eq_a, additive_equation(
+        set_box_body(self.d.eq_a, additive_equation(
             i, j, self.task.decode(src), e[0, i], float(w[i, j]), float(alpha_eq[0, i, j]), self.snaps[k][0],
             model.cfg.values))
         self.d.c["snapshot"].description = f"History: step {self.snaps[k][0]}"
@@ -279,7 +279,3 @@ class LiveViews(SelfAttentionViews):
             parts.append(f"Part 2: step <b>{lm.step[-1]}</b> · loss {np.mean(lm.loss[-20:]):.2f} nats/char "
                          f"(letter frequencies alone: {self.lm_baseline:.2f})")
         self.d.progress.value = "<span style='font-size:15px'>" + " &nbsp;|&nbsp; ".join(parts) + "</span>"
-
-    @staticmethod
-    def _eq(box, body: str) -> str:
-        return box.value.split("</div>", 1)[0] + "</div>" + body + "</div>"

@@ -300,3 +300,8 @@ def equation_box(title: str, body_html: str) -> ipw.HTML:
         'font-size:16px;line-height:1.6;background:#fafafa">'
         f"<div style='font-weight:600;margin-bottom:4px'>{html.escape(title)}</div>{body_html}</div>"
     )
+
+
+def set_box_body(box: ipw.HTML, body_html: str) -> None:
+    """Replace the body of an ``equation_box``, keeping its title."""
+    box.value = box.value.split("</div>", 1)[0] + "</div>" + body_html + "</div>"

@@ -21,8 +21,8 @@ from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import cut_points, spectral_radius
 from seqviz.probes.gates import belt_product, gate_traces
 from seqviz.probes.gradients import probe_gradients
-from widgets.common import (checked_state, Hold, StatusLine, Throttle, Worker, bind, device_badge,
-                            equation_box, guarded, log, register_instance, responsive_training, warm_up_torch)
+from widgets.common import (checked_state, Hold, StatusLine, Throttle, Worker, bind, device_badge, equation_box,
+                            guarded, log, register_instance, responsive_training, set_box_body, warm_up_torch)
 from widgets.plotpane import PlotPane, plotly_loader
 from widgets.gradient_flow_controls import belt_equation, make_controls, rnn_equation
 
@@ -293,7 +293,7 @@ class GradientFlowDashboard(ipw.VBox):
         ratio = pr[-1].h_norms[0] / pr[-1].h_norms[-1] if pr[-1].h_norms[-1] > 0 else None
         with run.lock:
             rho = spectral_radius(run.models["rnn"].rnn.weight_hh_l0)
-        self.eq_rnn.value = self.eq_rnn.value.split("</div>", 1)[0] + "</div>" + rnn_equation(rho, run.cfg.T, ratio) + "</div>"
+        set_box_body(self.eq_rnn, rnn_equation(rho, run.cfg.T, ratio))
 
     def _show_sequence(self) -> None:
         self.hold.hold()  # training refreshes wait 0.1 s: the browser draws this first
@@ -319,8 +319,7 @@ class GradientFlowDashboard(ipw.VBox):
             gf.update_gates(fig, self.idx["gates"], tr)
         prod = belt_product(tr, keys[0])
         top = float(prod[tr.unit_order[0]])
-        self.eq_belt.value = self.eq_belt.value.split("</div>", 1)[0] + "</div>" + belt_equation(
-            other, top, float(np.median(prod)), keys[0]) + "</div>"
+        set_box_body(self.eq_belt, belt_equation(other, top, float(np.median(prod)), keys[0]))
 
 
 def dashboard(preset: str | None = None, **config) -> GradientFlowDashboard:

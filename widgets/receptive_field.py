@@ -20,8 +20,8 @@ from seqviz.figures import tcn as ft
 from seqviz.models.tcn import TCNConfig, build_tcn
 from seqviz.probes import receptive as rcp
 from widgets.plotpane import PlotPane, plotly_loader
-from widgets.common import (CheckedState, Hold, bind, kernel_loop, responsive_training, StatusLine, Throttle, Worker, device_badge, equation_box,
-                            guarded, register_instance)
+from widgets.common import (CheckedState, Hold, StatusLine, Throttle, Worker, bind, device_badge, equation_box, guarded,
+                            kernel_loop, register_instance, responsive_training, set_box_body)
 from widgets.receptive_field_panels import calculator_html, make_controls, parse_dilations, readout_html
 from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, Race, results_table
 
@@ -97,6 +97,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
         # (seqviz/figures/tcn.py).
         self.panes = {k: PlotPane(f) for k, f in ft.build_tcn_figures().items()}
         self.race: Race | None = None
+        self._probe_pending, self._probe_since = False, 0.0  # a deferred refresh_probe (``_after_diagram``)
         for name, w in self.c.items():
             if name not in ("train", "reset"):
                 bind(w, self.state, name)
@@ -199,8 +200,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
 
     # -- views ----------------------------------------------------------------------------
     def refresh_calculator(self) -> None:
-        self.calc.value = self.calc.value.split("</div>", 1)[0] + "</div>" + calculator_html(
-            self.state.calc_reach, self.state.calc_k) + "</div>"
+        set_box_body(self.calc, calculator_html(self.state.calc_reach, self.state.calc_k))
 
     def trace(self, name: str):
         """The trace called ``name`` (its ``meta``), in whichever pane holds it."""
@@ -230,9 +230,9 @@ class ReceptiveFieldDashboard(ipw.VBox):
         with self.panes["params"].batch() as fig:
             ft.update_params(fig, rcp.param_curves(cfg.channels, max(r.reach, r.rf) * 2),
                              (r.rf, hidden_params), r.reach)
-        self.readout.value = self.readout.value.split("</div>", 1)[0] + "</div>" + readout_html(
+        set_box_body(self.readout, readout_html(
             cfg.kernel_size, cfg.dilations, cfg.convs_per_block, cfg.padding, r.rf, lags, rcp.holes(lags),
-            r.past, r.reach, r.task.name, r.floor, r.task.metric) + "</div>"
+            r.past, r.reach, r.task.name, r.floor, r.task.metric))
 
     def refresh_probe(self) -> None:
         """Measured gradients (untrained, trained), the analytic set and the causality check for
@@ -263,7 +263,7 @@ class ReceptiveFieldDashboard(ipw.VBox):
             self.refresh_probe()
             return
         self._probe_since = time.monotonic()
-        if getattr(self, "_probe_pending", False):
+        if self._probe_pending:
             return
         self._probe_pending = True
         run = guarded(self.status, "update the gradients")(self.refresh_probe)

@@ -122,7 +122,7 @@ class TranslationTask:
     # -- sampling ----------------------------------------------------------------
     def sample(self, B: int, gen: torch.Generator, length: int | None = None) -> Pairs:
         """B pairs of one source length (drawn in the training range unless given)."""
-        t, c = self.cfg.task, self.cfg
+        t = self.cfg.task
         if t == "date":
             day = torch.randint(1, 29, (B,), generator=gen)
             mon = torch.randint(0, 12, (B,), generator=gen)
