@@ -116,11 +116,12 @@ def _rest_figure(width: int) -> go.Figure:
                              marker=dict(symbol="triangle-down", size=12, color=STEP)), row=3, col=2)
     fig.add_trace(go.Heatmap(uid="lookup", z=[], x=[], y=[], colorscale=DIVERGING, zmid=0, showscale=False, xgap=1,
                              ygap=1, hovertemplate="%{y}, e=%{x}: %{z:.2f}<extra></extra>"), row=3, col=3)
-    # Legends sit inside the panels they explain: real/pad in the sorted-batches panel (row 1, col 2,
-    # whose top right is empty: short sequences come first), final-state bars in row 2, col 1.
+    # Legends: real/pad in one row under the two batch panels (inside a panel it covered bars
+    # whenever the first batch was full), final-state bars inside row 2, col 1 (head room made for it).
     box = dict(orientation="v", yanchor="top", xanchor="right", bgcolor="rgba(255,255,255,0.85)", font=dict(size=13))
     apply_theme(fig, height=1290, width=width, barmode="group", bargap=0.15, margin=_MARGIN,
-                legend=dict(**box, x=fig.layout.xaxis2.domain[1], y=fig.layout.yaxis2.domain[1]),
+                legend=dict(**{**box, "orientation": "h", "xanchor": "left"}, x=fig.layout.xaxis.domain[0],
+                            y=fig.layout.yaxis.domain[0] - 0.045),
                 legend2=dict(**{**box, "xanchor": "left"}, x=fig.layout.xaxis4.domain[0] + 0.005,
                              y=fig.layout.yaxis4.domain[1]))
     for c in (1, 2):
