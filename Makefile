@@ -21,7 +21,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 dashboard: $(STAMP)
-	$(PY) -m widgets.serve --port $(PORT) --preheat $(PREHEAT)
+	$(PY) -m seqviz_server.serve --port $(PORT) --preheat $(PREHEAT)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab lessons/

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from widgets.serve import serve_command, voila_env  # noqa: E402
+from seqviz_server.serve import serve_command, voila_env  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -184,10 +184,10 @@ def summary(xs: list[float]) -> str:
 
 def _kernels(voila_pid: int) -> list:
     """The kernel processes under the Voila server: started by Voila, or forked by
-    widgets/kernel_fork.py (named seqviz-kernel; they share the fork server's pages until they write them)."""
+    seqviz_server/kernel_fork.py (named seqviz-kernel; they share the fork server's pages until they write them)."""
     import psutil
 
-    from widgets.kernel_fork import KERNEL_NAME
+    from seqviz_server.kernel_fork import KERNEL_NAME
 
     return [p for p in psutil.Process(voila_pid).children(recursive=True)
             if p.name() == KERNEL_NAME or any("ipykernel" in part for part in p.cmdline())]

@@ -2,7 +2,7 @@
 
 Why threads matter: every Voila visitor is its own kernel process. Two torch
 processes each spinning 2 OpenMP threads on a 2-core machine slowed a 7 ms step
-to seconds (measured, see shared/design.md), so seqviz defaults to one thread
+to seconds (measured on a 2-core machine), so seqviz defaults to one thread
 per process. ``SEQVIZ_THREADS`` overrides that for a lone user on a big machine.
 """
 

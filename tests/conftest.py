@@ -60,7 +60,7 @@ class Served(str):
 @pytest.fixture(scope="session")
 def voila_url():
     """Base URL of a Voila server serving lessons/ exactly as `make dashboard` does."""
-    from widgets.serve import serve_command, voila_env
+    from seqviz_server.serve import serve_command, voila_env
 
     port = free_port()
     (ROOT / "artifacts").mkdir(exist_ok=True)

@@ -16,9 +16,9 @@ def test_gradient_flow_dashboard_in_the_browser(voila_url, page, notebook):
     assert len(by_meta(page, "graph_rnn_h")["x"]) == 100  # the unrolled network is drawn at once
     assert len(by_meta(page, "belt_state")["z"]) > 0
     assert "Computing on:" in page.inner_text("body")
-    if sys.platform == "linux":  # the page's kernel was forked by the fork server (widgets/kernel_fork.py)
+    if sys.platform == "linux":  # the page's kernel was forked by the fork server (seqviz_server/kernel_fork.py)
         procs = psutil.Process(voila_url.pid).children(recursive=True)
-        servers = [p.pid for p in procs if "widgets.kernel_fork" in " ".join(p.cmdline())
+        servers = [p.pid for p in procs if "seqviz_server.kernel_fork" in " ".join(p.cmdline())
                    and p.name() != "seqviz-kernel"]
         assert len(servers) == 1
         assert [p for p in procs if p.name() == "seqviz-kernel" and p.ppid() == servers[0]]

@@ -1,4 +1,4 @@
-"""The kernel fork server (widgets/kernel_fork.py): kernels it forks are fresh, work, can be
+"""The kernel fork server (seqviz_server/kernel_fork.py): kernels it forks are fresh, work, can be
 interrupted and shut down, and the server goes away with its parent. Linux only, like the server."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server is Linux-only (widgets.serve)")
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server is Linux-only (seqviz_server.serve)")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ PROBE = ("json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'cwd': os.getcwd
 
 def start_server(sock: Path, parent: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "widgets.kernel_fork", str(sock), f"--parent={parent}"],
+    proc = subprocess.Popen([sys.executable, "-m", "seqviz_server.kernel_fork", str(sock), f"--parent={parent}"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not sock.exists():

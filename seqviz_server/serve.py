@@ -1,8 +1,8 @@
 """Start Voila on the lessons with seqviz's settings; used by ``make dashboard`` and the tests.
 
-    python -m widgets.serve [--port 8866] [--root lessons]
+    python -m seqviz_server.serve [--port 8866] [--root lessons]
 
-Settings, and why (measured, see shared/design.md):
+Settings, and why (measured on a 2-core machine):
 - ``--Voila.ip=127.0.0.1``: plain ``--ip`` is ignored by Voila.
 - ``OMP_NUM_THREADS=1`` for every kernel: kernels spinning 2 OpenMP threads each on
   2 cores slowed training several hundred times.
@@ -10,7 +10,7 @@ Settings, and why (measured, see shared/design.md):
 - the ``seqviz`` template: the lab template minus its CDN icon font, plus a landing page.
 - plotly's JupyterLab extension is not loaded: it would parse a second plotly.js per page.
 - on Linux, kernels are forked from a server that has torch and the notebook stack imported
-  (``widgets/kernel_fork.py``): each page still gets a new kernel and runs its notebook, 1.7 s
+  (``seqviz_server/kernel_fork.py``): each page still gets a new kernel and runs its notebook, 1.7 s
   sooner. ``SEQVIZ_FORK=0`` turns it off.
 """
 
@@ -34,7 +34,9 @@ STATIC = ROOT / "share" / "jupyter" / "voila" / "templates" / "seqviz" / "static
 def install_static_plotly() -> Path:
     """Copy the installed plotly package's plotly.min.js next to the template (git-ignored),
     so pages load it as a cached static file instead of through the kernel."""
-    from widgets.plotpane import _PLOTLY_JS
+    import plotly
+
+    _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
     dest = STATIC / "plotly.min.js"
     if not dest.exists() or dest.stat().st_size != _PLOTLY_JS.stat().st_size:
@@ -55,7 +57,7 @@ def voila_env(base: dict | None = None) -> dict:
 
 def serve_command(port: int = 8866, root: str | Path = ROOT / "lessons", preheat: int = 0) -> list[str]:
     """What ``make dashboard`` runs (run it with ``voila_env()`` and cwd ROOT)."""
-    return [sys.executable, "-m", "widgets.serve", f"--port={port}", f"--root={root}", f"--preheat={preheat}"]
+    return [sys.executable, "-m", "seqviz_server.serve", f"--port={port}", f"--root={root}", f"--preheat={preheat}"]
 
 
 def fork_enabled(env: dict) -> bool:
@@ -84,7 +86,7 @@ def voila_command(port: int = 8866, root: str | Path = ROOT / "lessons", cull_af
         "--theme=light",
         "--VoilaConfiguration.file_allowlist=[]",
         # plotly's own lab extension ships a second copy of plotly.js (3.5 MB parsed by every
-        # page); the dashboards draw with the template's copy (widgets/plotpane.py).
+        # page); the dashboards draw with the template's copy (widgets/kit/plotpane.py).
         '--VoilaConfiguration.extension_denylist=["jupyterlab-plotly"]',
         f"--MappingKernelManager.cull_idle_timeout={cull_after_s}",
         "--MappingKernelManager.cull_interval=60",
@@ -106,10 +108,10 @@ def main(argv=None) -> None:
     env = voila_env()
     fork = fork_enabled(env)
     if fork:  # its parent is this process, which becomes Voila below; it exits with Voila
-        from widgets.kernel_fork import SOCKET_ENV
+        from seqviz_server.kernel_fork import SOCKET_ENV
 
         env[SOCKET_ENV] = os.path.join(tempfile.mkdtemp(prefix="seqviz-fork-"), "fork.sock")
-        server = subprocess.Popen([sys.executable, "-m", "widgets.kernel_fork", env[SOCKET_ENV],
+        server = subprocess.Popen([sys.executable, "-m", "seqviz_server.kernel_fork", env[SOCKET_ENV],
                                    f"--parent={os.getpid()}"], env=env, cwd=ROOT)
         for _ in range(600):  # its preload takes about 3 s; a page opened before then starts its kernel as usual
             if os.path.exists(env[SOCKET_ENV]) or server.poll() is not None:

@@ -3,7 +3,7 @@
 Every dashboard page gets a new kernel, and before this a new kernel spent about 1.7 s of the
 first render importing torch, IPython, ipykernel and plotly, then 1.4 s more on torch's
 optimizer imports when Train was first pressed (measured here; README "Measured numbers").
-``python -m widgets.serve`` starts this module's server next to Voila. The server imports
+``python -m seqviz_server.serve`` starts this module's server next to Voila. The server imports
 those third-party packages once, then forks a new kernel process for each page. Each fork is
 a new process with nothing of the notebook in it: the notebook still runs from the top when
 the page opens, and seqviz's own modules are imported afresh by each kernel (a kernel drops
@@ -131,7 +131,7 @@ def serve_forks(path: str, parent_pid: int | None = None) -> None:
         srv.close()
         with contextlib.suppress(OSError):
             os.unlink(path)
-            os.rmdir(os.path.dirname(path))  # the temporary folder widgets.serve made, once empty
+            os.rmdir(os.path.dirname(path))  # the temporary folder seqviz_server.serve made, once empty
 
 
 def _answer(srv: socket.socket, conn: socket.socket) -> None:
@@ -248,7 +248,7 @@ class ForkProvisioner(LocalProvisioner):
 def main(argv=None) -> None:
     import argparse
 
-    ap = argparse.ArgumentParser(description="seqviz kernel fork server (started by widgets.serve)")
+    ap = argparse.ArgumentParser(description="seqviz kernel fork server (started by seqviz_server.serve)")
     ap.add_argument("socket")
     ap.add_argument("--parent", type=int, default=None, help="exit when this process is gone")
     a = ap.parse_args(argv)
