@@ -26,7 +26,7 @@ from browser_timing import browser, control_latency, first_render, kernel_rss_mb
 from seqviz.devices import configure_threads, pick_device  # noqa: E402
 from seqviz.models.tcn import TCNConfig, build_tcn, doubling  # noqa: E402
 from seqviz.probes.receptive import input_gradient, receptive_field  # noqa: E402
-from widgets.receptive_field_race import DEFAULT_RACE, RACE_PRESETS, WINDOW, Race  # noqa: E402
+from seqviz.experiments.race import DEFAULT_RACE, RACE_PRESETS, WINDOW, Race  # noqa: E402
 
 NB = "05_convolutions_tcn.ipynb"
 N_PLOTS = 4  # plot panes: the diagram; gradients and causality; race; parameters

@@ -17,7 +17,7 @@ from seqviz.models.attention import (AdditiveAttention, MultiHeadSelfAttention, 
                                      sinusoidal)
 from seqviz.probes.attention import (alignment_accuracy, entropy_vs_dim, permutation_gap, recompute_additive,
                                      recompute_self_attention, row_entropy, worked_cell)
-from seqviz.training_attention import PRESETS, build_lm, build_s2s
+from seqviz.experiments.attention import PRESETS, build_lm, build_s2s
 
 
 def gen(seed=0):
@@ -262,7 +262,7 @@ def test_training_is_seeded_and_honours_stop():
     runs = [build_lm(PRESETS["default"], data) for _ in range(2)]
     for r in runs:
         assert r.train(threading.Event(), max_steps=3) == "max_steps"
-    assert runs[0].history["transformer"].loss == runs[1].history["transformer"].loss
+    assert runs[0].history["transformer"].loss.tolist() == runs[1].history["transformer"].loss.tolist()
     stop = threading.Event()
     stop.set()
     assert runs[0].train(stop) == "stopped" and runs[0].steps == 3

@@ -12,7 +12,8 @@ import torch
 from seqviz.data.tasks import get_task
 from seqviz.models.tcn import TCNConfig, build_tcn, count_parameters, doubling
 from seqviz.probes import receptive as R
-from seqviz.training import Run, TrainConfig
+from seqviz.experiments.gradflow import RecurrentSetup, recurrent_run
+from seqviz.training import TrainConfig
 
 SCHEDULES = [(1,), (1, 2, 4), (2, 2), (1, 4), (3, 1, 5), (1, 2, 4, 8), (4, 4, 1)]
 
@@ -145,7 +146,8 @@ def test_trains_beside_recurrent_models_in_run():
     m = build_tcn(cfg, 0)
     x = torch.zeros(2, 33, task.n_in)
     assert m(x).shape == (2, 33, task.n_out) and torch.equal(m(x, tbptt=5), m(x))
-    run = Run({"tcn": m}, task, TrainConfig(T=13, batch_size=4, probe_every=0))
+    setup = RecurrentSetup(task, 13, None, None, torch.device("cpu"))
+    run = recurrent_run({"tcn": m}, setup, TrainConfig(batch_size=4))
     run.step()
     assert len(run.history["tcn"].loss) == 1 and math.isfinite(run.history["tcn"].loss[0])
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from seqviz.models.recurrent import RecurrentModel
+from seqviz.probes.context import inspecting
 
 
 @dataclass
@@ -35,7 +36,8 @@ def gate_trace(model: RecurrentModel, x: torch.Tensor, key_step: int = 0) -> Gat
 def gate_traces(model: RecurrentModel, x: torch.Tensor, key_steps: list[int]) -> list[GateTrace]:
     """``gate_trace`` for every sequence of a batch x (B, T, D) in one unrolled pass
     (about the cost of one sequence: the unrolled steps are small)."""
-    tr = model.unrolled(x)
+    with inspecting(model):
+        tr = model.unrolled(x)
     hs = tr.h.float().cpu().numpy()  # (B, T, H)
     cs = tr.c.float().cpu().numpy() if tr.c is not None else None
     gates = {k_: v.float().cpu().numpy() for k_, v in tr.gates.items()}

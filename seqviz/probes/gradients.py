@@ -15,6 +15,7 @@ import torch
 
 from seqviz.data.tasks import Batch, Task
 from seqviz.models.recurrent import RecurrentModel
+from seqviz.probes.context import inspecting
 
 
 @dataclass
@@ -34,13 +35,13 @@ def probe_gradients(
 ) -> GradientProbe:
     """Forward the unrolled model on ``batch``, backpropagate, return per-step norms.
 
-    Parameter gradients are *accumulated* into ``.grad`` as a normal backward would
-    (they equal the fused path's), so a caller may use them as this step's update.
-    Steps that no gradient reaches (truncated BPTT) get exactly 0.
+    The model is left as it was (``inspecting``): its parameters' ``.grad`` and its
+    training mode are restored. Steps that no gradient reaches (truncated BPTT) get exactly 0.
     """
-    trace = model.unrolled(batch.x, tbptt=tbptt, probes=True, dtype=dtype)
-    loss = task.loss(trace.out, batch.y)
-    loss.backward()
+    with inspecting(model):
+        trace = model.unrolled(batch.x, tbptt=tbptt, probes=True, dtype=dtype)
+        loss = task.loss(trace.out, batch.y)
+        loss.backward()
 
     def norms(p: torch.Tensor) -> np.ndarray:
         if p.grad is None:

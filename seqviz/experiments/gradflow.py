@@ -2,7 +2,9 @@
 batches and seed, with presets chosen by measuring them (see benchmarks/).
 
 ``GradFlowConfig`` holds every knob of the dashboard; ``build_gradflow_run``
-turns it into a ``seqviz.training.Run``. The lesson notebooks call these too.
+turns it into a ``seqviz.training.Run`` whose ``setup`` (a ``RecurrentSetup``) holds
+the task, T, the truncation window and the fixed probe batch. The lesson notebooks
+call these too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 from seqviz.data.tasks import Batch, get_task
 from seqviz.devices import pick_device
 from seqviz.models.recurrent import RecurrentConfig, build_recurrent
+from seqviz.data.tasks import Task
 from seqviz.probes.gradients import probe_gradients
 from seqviz.training import Run, TrainConfig
 
@@ -63,9 +66,19 @@ def model_configs(cfg: GradFlowConfig) -> dict[str, RecurrentConfig]:
     }
 
 
+@dataclass
+class RecurrentSetup:
+    """What the recurrent runs read at every step (changeable between steps: ``tbptt``)."""
+    task: Task
+    T: int  # nominal sequence length
+    tbptt: int | None  # truncated BPTT window k; None = full BPTT
+    probe_batch: Batch | None  # the fixed small batch the probes measure; None = the training batch
+    device: torch.device
+
+
 def train_config(cfg: GradFlowConfig) -> TrainConfig:
-    return TrainConfig(T=cfg.T, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer, clip=cfg.clip,
-                       tbptt=cfg.tbptt, probe_every=cfg.probe_every, seed=cfg.seed)
+    return TrainConfig(batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer, clip=cfg.clip,
+                       probe_every=cfg.probe_every, seed=cfg.seed)
 
 
 def probe_batch(cfg: GradFlowConfig, n: int = 8, device: torch.device | str = "cpu") -> Batch:
@@ -74,13 +87,35 @@ def probe_batch(cfg: GradFlowConfig, n: int = 8, device: torch.device | str = "c
     return Batch(b.x.to(device), b.y.to(device), b.key_positions)
 
 
+def recurrent_run(models: dict, setup: RecurrentSetup, tc: TrainConfig) -> Run:
+    """A ``Run`` of recurrent models on ``setup.task``: fused forward with ``setup.tbptt``,
+    the task's loss and accuracy, and (every ``tc.probe_every`` steps) per-step gradient norms
+    on the probe batch. The run keeps ``setup`` as ``run.setup``."""
+    task = setup.task
+
+    def batch_fn(gen):
+        b = task.sample(tc.batch_size, setup.T, gen)
+        return Batch(b.x.to(setup.device), b.y.to(setup.device), b.key_positions)
+
+    def loss_fn(model, b):
+        out = model(b.x, tbptt=setup.tbptt)  # (B, T, n_out)
+        return task.loss(out, b.y), {"accuracy": task.accuracy(out.detach(), b.y)}
+
+    def probe_fn(_name, model):
+        return probe_gradients(model, task, setup.probe_batch, tbptt=setup.tbptt)
+
+    run = Run(models, batch_fn, loss_fn, tc, probe_fn=probe_fn if setup.probe_batch is not None else None)
+    run.setup = setup
+    return run
+
+
 def build_gradflow_run(cfg: GradFlowConfig, device: torch.device | None = None, n_probe: int = 8) -> Run:
     """The RNN and ``cfg.other`` with the same seed, trained on the same batches;
     probes measure a fixed batch of ``n_probe`` sequences."""
     device = device or pick_device().device
     models = {name: build_recurrent(mc, seed=cfg.seed, device=device) for name, mc in model_configs(cfg).items()}
-    return Run(models, get_task(cfg.task), train_config(cfg), device=device,
-               probe_batch=probe_batch(cfg, n_probe, device))
+    setup = RecurrentSetup(get_task(cfg.task), cfg.T, cfg.tbptt, probe_batch(cfg, n_probe, device), device)
+    return recurrent_run(models, setup, train_config(cfg))
 
 
 def per_step_gradient_norms(cell: str = "rnn", T: int = 100, hidden: int = 32, radius: float = 0.6,

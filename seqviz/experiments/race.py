@@ -1,6 +1,6 @@
-"""The race of the receptive-field dashboard: a TCN against GRU, LSTM and tanh RNN.
+"""The race of the receptive-field lesson: a TCN against GRU, LSTM and tanh RNN.
 
-``Race`` is plain logic (no widgets, so benchmarks use it too): one
+``Race`` is plain logic (dashboards and benchmarks use it): one
 ``seqviz.training.Run`` per model, all seeded alike, so every model sees the
 same batches in the same order. The CPU is time-shared: the next step always goes
 to the racing model that has used the least compute so far, so all of them advance
@@ -8,12 +8,11 @@ at the same pace in own compute time (``History.seconds``, the fair clock on a
 shared CPU) and they cross the line in the same order live as on the plot. A model
 whose mean loss over its last ``WINDOW`` steps drops below the target is finished
 and stops training, so the machine's time goes to the ones still racing.
-``results_table`` renders the table that fills in as they finish.
+``Race.train`` is ``seqviz.training.train_loop`` over ``Race.step``.
 """
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -24,7 +23,8 @@ from seqviz.data.tasks import get_task
 from seqviz.models.recurrent import RecurrentConfig, build_recurrent
 from seqviz.models.tcn import TCNConfig, build_tcn, count_parameters
 from seqviz.probes.receptive import past_reach, receptive_field, required_reach, unseen_floor
-from seqviz.training import Diverged, Run, TrainConfig
+from seqviz.experiments.gradflow import RecurrentSetup, recurrent_run
+from seqviz.training import Diverged, Finished, TrainConfig, train_loop
 
 WINDOW = 10  # steps averaged before a model counts as finished
 
@@ -64,8 +64,9 @@ class Race:
             rc = RecurrentConfig(cell=cell, n_in=task.n_in, hidden=p.hidden, n_out=task.n_out,
                                  forget_bias=p.forget_bias if cell == "lstm" else None)
             models[cell] = build_recurrent(rc, p.seed, device)
-        tc = TrainConfig(T=p.T, batch_size=p.batch_size, lr=p.lr, probe_every=0, seed=p.seed)
-        self.runs = {k: Run({k: m}, task, replace(tc), device) for k, m in models.items()}
+        tc = TrainConfig(batch_size=p.batch_size, lr=p.lr, seed=p.seed)
+        setup = RecurrentSetup(task, p.T, None, None, torch.device(device))  # the TCN takes (B, T, D) alike
+        self.runs = {k: recurrent_run({k: m}, setup, replace(tc)) for k, m in models.items()}
         self.params = {k: count_parameters(m) for k, m in models.items()}
         c = self.tcn_cfg  # what the TCN can see never changes: computed once
         self.rf = receptive_field(c.kernel_size, c.dilations, c.convs_per_block)
@@ -81,7 +82,7 @@ class Race:
 
     def mean_loss(self, name: str) -> float | None:
         loss = self.history(name).loss[-WINDOW:]
-        return sum(loss) / len(loss) if loss else None
+        return float(loss.mean()) if len(loss) else None
 
     @property
     def racing(self) -> list[str]:
@@ -89,13 +90,13 @@ class Race:
 
     # -- training --------------------------------------------------------------------------
     def own_seconds(self, name: str) -> float:
-        s = self.history(name).seconds
-        return s[-1] if s else 0.0
+        return self.history(name).last("seconds", 0.0)
 
     def step(self) -> None:
-        """One step of the racing model that has used the least compute so far."""
+        """One step of the racing model that has used the least compute so far; raises
+        ``Finished`` when no model is racing any more."""
         if not self.racing:
-            return
+            raise Finished("all finished")
         k = min(self.racing, key=self.own_seconds)
         try:
             self.runs[k].step()
@@ -103,27 +104,28 @@ class Race:
             self.failed[k] = "loss became NaN or infinite"
             return
         m = self.mean_loss(k)
-        if len(self.history(k).loss) >= WINDOW and m is not None and m < self.preset.target:
+        if len(self.history(k)) >= WINDOW and m is not None and m < self.preset.target:
             self.finished[k] = self.own_seconds(k)
 
     def train(self, stop: threading.Event, on_step=None, budget_s: float | None = None) -> str:
-        """Until ``stop``, every model finished, or the wall-clock budget; returns which."""
+        """Until ``stop``, every model finished, or the wall-clock budget (counted over every
+        call); returns "stopped", "all finished" or "budget"."""
         budget = self.preset.budget_s if budget_s is None else budget_s
+        if self.wall >= budget:
+            return "budget"
         t0 = time.perf_counter() - self.wall
+
+        def after(_):
+            self.wall = time.perf_counter() - t0
+            if on_step is not None:
+                on_step()
+
         self.active = True
         try:
-            while not stop.is_set():
-                if not self.racing:
-                    return "all finished"
-                self.step()
-                self.wall = time.perf_counter() - t0
-                if on_step is not None:
-                    on_step()
-                if self.wall >= budget:
-                    return "budget"
-            return "stopped"
+            why = train_loop(self.step, stop, after, max_seconds=budget - self.wall)
         finally:
             self.active = False
+        return {"max_seconds": "budget", "finished: all finished": "all finished"}.get(why, "stopped")
 
     def verdict(self, name: str) -> str:
         if name in self.finished:
@@ -132,26 +134,6 @@ class Race:
             return self.failed[name]
         if name == "tcn" and self.past < self.reach:
             return f"cannot: sees {self.past} of the {self.reach} inputs it needs"
-        if not self.history(name).loss:
+        if not len(self.history(name)):
             return "not started"
         return "racing" if self.active else "paused: press Train to go on"
-
-
-def results_table(race: Race) -> str:
-    """HTML table: model, parameters, steps, own seconds, mean loss, verdict."""
-    rows = []
-    for k in ("tcn", "gru", "lstm", "rnn"):
-        h = race.history(k)
-        m = race.mean_loss(k)
-        label = {"tcn": "TCN", "gru": "GRU", "lstm": "LSTM", "rnn": "tanh RNN"}[k]
-        if k == "tcn":
-            label += f" (R={race.rf})"
-        cells = [label, f"{race.params[k]:,}", f"{len(h.loss)}", f"{h.seconds[-1]:.1f}" if h.seconds else "0.0",
-                 f"{m:.4f}" if m is not None else "–", race.verdict(k)]
-        style = "font-weight:600;color:#006b3c" if k in race.finished else ""
-        rows.append("<tr>" + "".join(f"<td style='padding:2px 10px;{style}'>{html.escape(c)}</td>" for c in cells)
-                    + "</tr>")
-    head = "".join(f"<th style='padding:2px 10px;text-align:left'>{h}</th>" for h in
-                   ("model", "parameters", "steps", "own seconds", f"mean loss (last {WINDOW})", "result"))
-    return (f"<table class='seqviz-race' style='font-size:15px;border-collapse:collapse'><tr>{head}</tr>"
-            + "".join(rows) + "</table>")
