@@ -6,7 +6,7 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from widgets.plotpane import PlotPane, _plain, plotly_loader
+from widgets.kit.plotpane import PlotPane, _plain, page_link
 
 
 def pane_with_outbox():
@@ -60,8 +60,8 @@ def test_plain_json_conversion():
     assert _plain({"a": np.arange(3), "b": (np.float32(1.5), float("inf"))}) == {"a": [0, 1, 2], "b": [1.5, None]}
 
 
-def test_one_loader_per_kernel_sends_the_installed_plotly_js_on_request():
-    a, b = plotly_loader(), plotly_loader()
+def test_one_page_link_per_kernel_sends_the_installed_plotly_js_on_request():
+    a, b = page_link(), page_link()
     assert a is b
     outbox = []
     a.send = lambda msg: outbox.append(msg)

@@ -8,14 +8,19 @@ training), while plotly answers every edit with the full trace deltas.
 
 Here:
 - plotly.js itself: in Voila the seqviz template loads it as a static file (served from
-  the installed plotly package by ``widgets.serve``, cached by the browser). Elsewhere
-  (JupyterLab) ``PlotlyLoader``, one invisible widget per kernel that every dashboard
-  shows, asks the kernel for it once and runs it.
+  the installed plotly package by ``seqviz_server.serve``, cached by the browser). Elsewhere
+  (JupyterLab) ``PageLink``, one invisible widget per kernel that every dashboard
+  shows, asks the kernel for it once and runs it. The same widget tells the kernel that the
+  page is still open (a heartbeat, ``page_gone``) and what a person typed into a number
+  box or slider readout (``on_typed``), which the browser would otherwise clamp or drop
+  without a word.
 - ``PlotPane(fig)``: a pane per group of views. ``pane.figure`` is a ``go.Figure``
   that forwards every change (``batch_update``, ``trace.update``, layout assignment)
   to the browser as one ``Plotly.update`` message, which only redraws that pane.
-- The browser acknowledges each drawn update; ``pane.busy`` says whether one is still
-  being drawn, so a training thread skips a refresh instead of queueing it.
+- The browser acknowledges each update once it is drawn and painted; ``pane.busy`` says
+  whether one is still being drawn, so a training thread skips a refresh instead of
+  queueing it, and ``when_drawn(panes, fn)`` runs ``fn`` once the panes have drawn what
+  they were sent (the slow part of a view follows the fast part instead of delaying it).
 """
 
 from __future__ import annotations
@@ -51,8 +56,34 @@ function ensurePlotly() {
   return globalThis.__seqvizPlotly;
 }
 
+function watchPage(model) {
+  // The kernel stops training when the page is gone: a heartbeat while it is open, a goodbye
+  // when it is closed. A number typed into a slider readout or number box is reported, so
+  // the kernel can say what it used (the browser clamps or drops it silently).
+  if (globalThis.__seqvizWatched) return;
+  globalThis.__seqvizWatched = true;
+  const send = (m) => { try { model.send(m); } catch (e) {} };
+  send({ type: "alive" });
+  setInterval(() => send({ type: "alive" }), 5000);
+  addEventListener("pagehide", () => send({ type: "gone" }));
+  const typed = (ev) => {
+    const t = ev.target;
+    if (!t || !t.closest) return;
+    const isReadout = t.classList && t.classList.contains("widget-readout");
+    const isBox = t.tagName === "INPUT" && (t.type === "number" || t.type === "text") && t.closest(".widget-inline-hbox");
+    if (!isReadout && !isBox) return;
+    if (ev.type === "keydown" && ev.key !== "Enter") return;
+    const box = t.closest(".widget-inline-hbox, .widget-slider, .widget-hslider");
+    const label = box && box.querySelector(".widget-label");
+    send({ type: "typed", label: label ? label.textContent : "", text: isReadout ? t.textContent : t.value });
+  };
+  document.addEventListener("keydown", typed, true);
+  document.addEventListener("focusout", typed, true);
+}
+
 async function renderLoader({ model, el }) {
   el.style.display = "none";
+  watchPage(model);
   // In Voila the seqviz template loads plotly.js with a plain <script> (cached by the browser);
   // elsewhere (JupyterLab) the kernel sends the installed plotly.js once, on request.
   if (globalThis.Plotly || globalThis.__seqvizPlotlyRequested) return;
@@ -86,11 +117,11 @@ async function renderPane({ model, el }) {
       try {
         if (m.kind === "update") await Plotly.update(div, m.restyle || {}, m.relayout || {}, m.traces);
         else if (m.kind === "react") await Plotly.react(div, m.data, m.layout, config);
+        if (!document.hidden) {  // "drawn" once painted (a hidden tab runs no frames: never stall)
+          await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+        }
       } finally {
         model.send({ type: "drawn", id: msg.id });
-      }
-      if (!document.hidden) {  // (a hidden tab runs no frames: it must not stall the queue)
-        await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
       }
     }).catch(() => {});
   });
@@ -114,16 +145,44 @@ class _Widget(anywidget.AnyWidget):
     role = tl.Unicode("pane").tag(sync=True)
 
 
-class PlotlyLoader(_Widget):
-    """Sends the installed plotly.js to a page that does not have it yet; one per kernel."""
+class PageLink(_Widget):
+    """One invisible widget per kernel, in every dashboard: sends the installed plotly.js to a
+    page that does not have it yet, hears the page's heartbeat, and passes on what a person
+    typed into number boxes and slider readouts."""
+
+    GONE_AFTER_S = 45.0  # no heartbeat for this long (one every 5 s): the page is gone
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.last_alive: float | None = None  # monotonic time of the last heartbeat; None: no page yet
+        self.said_goodbye = False
+        self._typed: dict[str, list] = {}  # label -> callbacks(text)
         self.on_msg(self._on_msg)
 
     def _on_msg(self, _widget, content, _buffers):
-        if isinstance(content, dict) and content.get("type") == "need-plotly":
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "need-plotly":
             self.send({"source": plotly_js()})
+        elif kind == "alive":
+            self.last_alive, self.said_goodbye = time.monotonic(), False
+        elif kind == "gone":
+            self.said_goodbye = True
+        elif kind == "typed":
+            label, text = str(content.get("label", ""))[:200].strip(), str(content.get("text", ""))[:200]
+            for fn in list(self._typed.get(label, ())):
+                fn(text)
+
+    def page_gone(self) -> bool:
+        """True when a page was open and has since said goodbye or stopped its heartbeat."""
+        if self.last_alive is None:
+            return False  # no browser ever (a test, a script): never "gone"
+        return self.said_goodbye or time.monotonic() - self.last_alive > self.GONE_AFTER_S
+
+    def on_typed(self, label: str, fn) -> None:
+        """Call ``fn(text)`` when a person types ``text`` into the control labelled ``label``."""
+        self._typed.setdefault(label.strip(), []).append(fn)
 
 
 def plotly_js() -> str:
@@ -131,17 +190,17 @@ def plotly_js() -> str:
     return _PLOTLY_JS.read_text(encoding="utf-8")
 
 
-_loader: PlotlyLoader | None = None
-_loader_lock = threading.Lock()
+_link: PageLink | None = None
+_link_lock = threading.Lock()
 
 
-def plotly_loader() -> PlotlyLoader:
-    """The kernel's one loader widget; put it in every dashboard's children."""
-    global _loader
-    with _loader_lock:
-        if _loader is None:
-            _loader = PlotlyLoader(role="loader")
-        return _loader
+def page_link() -> PageLink:
+    """The kernel's one ``PageLink``; put it in every dashboard's children."""
+    global _link
+    with _link_lock:
+        if _link is None:
+            _link = PageLink(role="loader")
+        return _link
 
 
 _UNDEFINED = "__seqviz_undefined__"  # plotly's Undefined: "leave this trace's property alone"
@@ -238,11 +297,19 @@ class PlotPane(_Widget):
         browser attached, e.g. a closed tab or a test, updates must not stop forever)."""
         return self._drawn < self._sent and time.monotonic() - self._last_send < 2.0
 
+    def when_drawn(self, fn, key=None, max_wait_s: float = 0.5) -> None:
+        """``when_drawn([self], ...)``: call ``fn`` once this pane has drawn what it was sent."""
+        when_drawn([self], fn, key, max_wait_s)
+
     def _on_msg(self, _widget, content, _buffers):
         if not isinstance(content, dict):
             return
         if content.get("type") == "drawn":
-            self._drawn = max(self._drawn, int(content.get("id", 0)))
+            try:
+                self._drawn = max(self._drawn, int(content.get("id", 0)))
+            except (TypeError, ValueError):
+                return
+            _flush_drawn()
         elif content.get("type") == "ready":
             with self.lock:
                 self._seen_view = True
@@ -265,3 +332,42 @@ class PlotPane(_Widget):
         snap = json.loads(_to_json(self.figure))
         snap.pop("rev")
         return snap
+
+
+# -- when_drawn: "after the browser drew these panes, do that" ---------------------------------
+_waiting: dict = {}  # key -> (panes, fn)
+_waiting_lock = threading.Lock()
+
+
+def when_drawn(panes, fn, key=None, max_wait_s: float = 0.5) -> None:
+    """Call ``fn()`` once every pane in ``panes`` has drawn (and painted) the updates it was
+    sent: at once when none is drawing (no browser, e.g. a test), after ``max_wait_s`` at the
+    latest should an acknowledgement never come. A newer ``fn`` with the same ``key`` replaces
+    one still waiting, so a burst of slider moves is served once, for the latest value.
+
+    This is how a view shows its fast part first (a small pane) and fills in the slow part
+    (a second pane, an autograd pass) without delaying what was just drawn."""
+    key = key if key is not None else id(fn)
+    with _waiting_lock:
+        _waiting[key] = (tuple(panes), fn)
+    _flush_drawn()
+    with _waiting_lock:
+        still = key in _waiting
+    if still:
+        t = threading.Timer(max_wait_s, _flush_drawn, kwargs={"only": key})
+        t.daemon = True
+        t.start()
+
+
+def _flush_drawn(only=None) -> None:
+    """Run the waiting functions whose panes are no longer busy (``only``: run that one anyway)."""
+    with _waiting_lock:
+        ready = [k for k, (panes, _) in _waiting.items() if k == only or not any(p.busy for p in panes)]
+        fns = [_waiting.pop(k)[1] for k in ready]
+    for fn in fns:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a late view must not break the message handler
+            import logging
+
+            logging.getLogger("seqviz.widgets").exception("a deferred view failed")

@@ -1,0 +1,249 @@
+"""The live kit (widgets/kit): checked state and bind, the status line, the refresh gate,
+when_drawn, the training worker and the timeline, in plain pytest (no browser)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as ipw
+import pytest
+import torch
+import traitlets as tl
+
+from seqviz.training import Diverged, Finished
+from tests.conftest import wait_for
+from widgets.kit import (CheckedState, RefreshGate, StatusLine, Timeline, TrainingWorker, bind, page_link, weights,
+                         when_drawn)
+from widgets.kit.checked import _typed_sentence
+from widgets.kit.plotpane import PlotPane
+
+
+class S(CheckedState):
+    RANGES = {"T": (10, 200, True), "lr": (1e-4, 1.0, False), "t": lambda s: (0, s.T - 1, True)}
+    CHOICES = {"cell": ("lstm", "gru")}
+    TEXTS = {"text": 20}
+    LABELS = {"T": "Length T"}
+    T = tl.Any(100)
+    lr = tl.Any(0.01)
+    t = tl.Any(5)
+    cell = tl.Unicode("lstm")
+    text = tl.Any("hello")
+
+
+@pytest.mark.parametrize("value, expected, said", [
+    (float("nan"), 100, "finite"), ("abc", 100, "number"), (1e999, 100, "finite"), (-1, 10, "at least 10"),
+    (10 ** 40, 200, "at most 200"), (57.6, 58, None)])
+def test_checked_numbers(value, expected, said):
+    s = S()
+    s.T = value
+    assert s.T == expected and isinstance(s.T, int)
+    if said:
+        assert said in s.corrections["T"] and s.corrections["T"].startswith("Length T")
+    else:
+        assert "T" not in s.corrections
+
+
+def test_checked_dynamic_range_choice_and_text():
+    s = S()
+    s.T = 20
+    s.t = 50
+    assert s.t == 19 and "at most 19" in s.corrections["t"]
+    s.cell = "transformer"
+    assert s.cell == "lstm" and "transformer" in s.corrections["cell"]
+    s.text = "x" * 50
+    assert s.text == "x" * 20 and "50 characters" in s.corrections["text"]
+    s.text = "   "
+    assert s.text == "x" * 20 and "empty" in s.corrections["text"]
+    s.text = 42
+    assert s.text == "x" * 20
+
+
+def test_bind_says_a_correction_and_clears_it_when_the_input_is_clean():
+    s, status = S(), StatusLine()
+    w = ipw.IntSlider(min=0, max=10 ** 9, description="Length T")
+    bind(w, s, "T", status)
+    status.say("Ready.")
+    w.value = 5000
+    assert s.T == 200 and w.value == 200 and "at most 200" in status.text and "Ready." in status.text
+    w.value = 150
+    assert s.T == 150 and "at most" not in status.text and "Ready." in status.text
+
+
+def test_a_forged_value_of_the_wrong_type_is_put_back_and_said():
+    s, status = S(), StatusLine()
+    w = ipw.IntSlider(min=10, max=200, description="Length T")
+    bind(w, s, "T", status)
+    sent = []
+    w.send_state = lambda keys=None: sent.append(keys)
+    w.set_state({"value": "abc"})  # what a client's forged update does
+    assert w.value == 100 and s.T == 100 and sent == [["value"]]
+    assert "cannot take 'abc'" in status.text and "100" in status.text
+    d = ipw.Dropdown(options=["lstm", "gru"], description="Cell")
+    bind(d, s, "cell", status)
+    d.send_state = lambda keys=None: sent.append(keys)
+    d.set_state({"index": 99})
+    assert d.value == "lstm" and sent[-1] == ["index"] and "Cell cannot take 99; it stays at 'lstm'" in status.text
+
+
+def test_typed_numbers_get_a_sentence_about_the_value_used():
+    w = ipw.IntSlider(min=10, max=200, value=100, description="Length T")
+    assert _typed_sentence(w, "150") is None
+    text, used = _typed_sentence(w, "1e999")
+    assert "not a finite number" in text and used == 100
+    text, used = _typed_sentence(w, "9" * 40)
+    assert "from 10 to 200" in text and used == 200
+    assert "not a number" in _typed_sentence(w, "nan?")[0]
+    lr = ipw.FloatLogSlider(min=-4, max=0, value=0.01, description="Learning rate")
+    text, used = _typed_sentence(lr, "5")
+    assert used == 1.0 and "0.0001 to 1" in text
+
+
+def test_typed_report_from_the_page_reaches_the_status_line_and_survives_the_clamped_value():
+    s, status = S(), StatusLine()
+    w = ipw.IntSlider(min=10, max=200, description="Typed T")
+    bind(w, s, "T", status)
+    page_link()._on_msg(None, {"type": "typed", "label": "Typed T", "text": "1e999"}, [])
+    assert "not a finite number" in status.text
+    w.value = 100  # the browser's value after its own clamping: the same value, the sentence stays
+    assert "not a finite number" in status.text
+    w.value = 120
+    assert "not a finite number" not in status.text
+
+
+def test_page_gone_only_after_a_page_was_seen():
+    link = page_link()
+    link.last_alive, link.said_goodbye = None, False
+    assert not link.page_gone()
+    link._on_msg(None, {"type": "alive"}, [])
+    assert not link.page_gone()
+    link._on_msg(None, {"type": "gone"}, [])
+    assert link.page_gone()
+    link.last_alive, link.said_goodbye = None, False
+
+
+def test_refresh_gate_holds_rates_and_waits_for_busy_panes():
+    g = RefreshGate(hold_s=0.05)
+    assert g.ready("a", hz=1000)
+    g.hold()
+    assert not g.ready("a", hz=1000) and g.ready("a", hz=1000, force=True)
+    assert wait_for(lambda: not g.held, 2)
+
+    class Busy:
+        busy = True
+
+    assert not g.ready("b", hz=1000, panes=[Busy()])
+    assert g.ready("c", hz=1)
+    assert not g.ready("c", hz=1)
+
+
+def test_when_drawn_waits_for_the_acknowledgement_or_the_timeout():
+    import plotly.graph_objects as go
+
+    pane = PlotPane(go.Figure(go.Scatter(x=[0], y=[0])))
+    ran = []
+    when_drawn([pane], lambda: ran.append("now"))
+    assert ran == ["now"]  # nothing drawing: at once
+    pane._seen_view = True
+    pane.send = lambda *a, **k: None
+    with pane.batch() as fig:
+        fig.data[0].y = [1]
+    assert pane.busy
+    when_drawn([pane], lambda: ran.append("old"), key="k", max_wait_s=5)
+    when_drawn([pane], lambda: ran.append("new"), key="k", max_wait_s=5)
+    assert ran == ["now"]
+    pane._on_msg(pane, {"type": "drawn", "id": pane._sent}, [])
+    assert ran == ["now", "new"]  # the newer one replaced the waiting one
+    with pane.batch() as fig:
+        fig.data[0].y = [2]
+    when_drawn([pane], lambda: ran.append("late"), max_wait_s=0.1)
+    assert wait_for(lambda: ran[-1] == "late", 5)
+
+
+def test_worker_refuses_a_second_start_and_says_why_it_ended():
+    status = StatusLine()
+    w = TrainingWorker("test-a", status)
+    gate = threading.Event()
+    n = []
+
+    def step():
+        n.append(1)
+        gate.wait(0.01)
+        return len(n)
+
+    assert w.start(step)
+    assert not w.start(step) and "Already training" in status.text
+    assert w.pause() and not w.running and status.text.startswith("Paused")
+
+    def bad():
+        raise Diverged("rnn")
+
+    w.start(bad)
+    assert wait_for(lambda: not w.running, 5)
+    assert "RNN's loss became NaN or infinite" in status.text
+
+    def done():
+        raise Finished("All finished.")
+
+    w.start(done)
+    assert wait_for(lambda: not w.running and "All finished." in status.text, 5)
+
+    def broken():
+        raise ValueError("boom")
+
+    w.start(broken)
+    assert wait_for(lambda: not w.running and "unexpected problem (boom)" in status.text, 5)
+    assert "Traceback" not in status.text
+
+
+def test_worker_time_limit_page_gone_and_one_copy_per_kind():
+    status = StatusLine()
+    w = TrainingWorker("test-b", status, max_seconds=0.2)
+    w.start(lambda: time.sleep(0.005))
+    assert wait_for(lambda: not w.running, 5) and "Paused after" in status.text
+    link = page_link()
+    link._on_msg(None, {"type": "alive"}, [])
+    w.max_seconds = 60
+    w.start(lambda: time.sleep(0.005))
+    link._on_msg(None, {"type": "gone"}, [])
+    assert wait_for(lambda: not w.running, 5) and "page was closed" in status.text
+    link.last_alive, link.said_goodbye = None, False
+    w.start(lambda: time.sleep(0.005))
+    w2 = TrainingWorker("test-b", StatusLine())  # the dashboard opened again in this kernel
+    assert not w.running and not w2.running
+
+
+def test_one_step_is_refused_while_training_and_reports_divergence():
+    status = StatusLine()
+    w = TrainingWorker("test-c", status)
+    ends = []
+    w.one_step(lambda: 1, on_end=ends.append)
+    assert ends == ["one step"]
+    w.start(lambda: time.sleep(0.005))
+    w.one_step(lambda: 1)
+    assert "Pause training" in status.text
+    w.pause()
+
+    def bad():
+        raise Diverged("lstm")
+
+    w.one_step(bad, on_end=ends.append)
+    assert ends[-1] == "diverged: lstm" and "LSTM's loss" in status.text
+
+
+def test_timeline_is_bounded_follows_the_live_end_and_scrubs():
+    m = torch.nn.Linear(2, 1)
+    tl_ = Timeline(lambda: weights(m), max_snapshots=10, every=1)
+    tl_.reset(0)
+    scrubbed = []
+    tl_.on_scrub(lambda: scrubbed.append(tl_.selected()))
+    for step in range(1, 200):
+        with torch.no_grad():
+            m.weight.fill_(step)
+        tl_.record(step)
+    assert len(tl_.snaps) <= 10 and 199 - tl_.every < tl_.snaps[-1][0] <= 199 and tl_.snaps[0][0] == 0
+    assert tl_.following and tl_.selected() is None and scrubbed == []  # recording never scrubs
+    tl_.slider.value = 1
+    step, snap = scrubbed[-1]
+    assert step == tl_.snaps[1][0] and float(snap["weight"][0, 0]) == step
+    assert f"step <b>{step}</b>" in tl_.label.value

@@ -1,0 +1,65 @@
+"""The frame of a live dashboard: state, status line, refresh gate, training worker, buttons.
+
+A dashboard subclasses ``LiveDashboard``, builds its panes and controls, binds them
+(``bind_all``), wires its buttons to ``self.worker`` and ends with ``self.page(...)``.
+``docs/architecture.md`` walks through the smallest complete one.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as ipw
+
+from widgets.kit.checked import CheckedState
+from widgets.kit.gate import RefreshGate
+from widgets.kit.plotpane import page_link
+from widgets.kit.status import StatusLine, guarded
+from widgets.kit.worker import TrainingWorker
+
+BUTTON = ipw.Layout(width="110px")
+
+
+def training_buttons(step: bool = True) -> dict[str, ipw.Button]:
+    """Train, Pause, (One step,) Reset: the same four buttons, labels and colours everywhere."""
+    b = {"train": ipw.Button(description="Train", button_style="success", icon="play", layout=BUTTON),
+         "pause": ipw.Button(description="Pause", icon="pause", layout=BUTTON, disabled=True)}
+    if step:
+        b["step"] = ipw.Button(description="One step", layout=BUTTON)
+    b["reset"] = ipw.Button(description="Reset", button_style="warning", layout=BUTTON)
+    return b
+
+
+def show_running(buttons: dict[str, ipw.Button], running: bool) -> None:
+    """Train / One step are off while training, Pause is on (and the other way round)."""
+    buttons["train"].disabled = running
+    buttons["pause"].disabled = not running
+    if "step" in buttons:
+        buttons["step"].disabled = running
+
+
+class LiveDashboard(ipw.VBox):
+    """Base of every dashboard. ``kind`` names it: a second copy opened in the same kernel
+    stops the first one's training."""
+
+    kind = "dashboard"
+
+    def __init__(self, state: CheckedState, **kwargs):
+        super().__init__(**kwargs)
+        self.state = state
+        self.status = StatusLine()
+        self.gate = RefreshGate()
+        self.worker = TrainingWorker(self.kind, self.status, on_running=self.show_running)
+        self.refresh_times: list[float] = []  # monotonic time of every training refresh (benchmarks read it)
+
+    def guarded(self, what: str):
+        """Decorator: an error in the callback becomes one sentence ("Could not <what>: ...")."""
+        return guarded(self.status, what)
+
+    def show_running(self, running: bool) -> None:
+        """Called when training starts and ends; set the buttons (``show_running``)."""
+
+    def close_worker(self) -> None:
+        self.worker.close()
+
+    def page(self, *rows) -> None:
+        """Lay out the dashboard: ``rows`` top to bottom, and the kernel's page link."""
+        self.children = [*rows, page_link()]
