@@ -3,6 +3,8 @@ the state a new view starts from; a view that appears later gets the whole figur
 
 import json
 
+import pytest
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -89,3 +91,23 @@ def test_typed_arrays_arrive_as_plain_lists():
     fig = go.Figure(go.Heatmap(z=np.arange(6, dtype=np.int32).reshape(2, 3), x=np.arange(3, dtype=np.int64)))
     data = json.loads(PlotPane(fig).figure_json)["data"][0]
     assert data["z"] == [[0, 1, 2], [3, 4, 5]] and data["x"] == [0, 1, 2]
+
+
+def test_apply_writes_a_patch_by_trace_meta_as_one_message():
+    from seqviz.figures.patch import build, merge, patch
+
+    fig = go.Figure([go.Scatter(x=[], y=[], meta="a"), go.Scatter(x=[], y=[], meta="b")])
+    pane = PlotPane(fig)
+    outbox = []
+    pane._seen_view = True
+    pane.send = lambda msg, *a, **k: outbox.append(msg)
+    p = merge(patch({"a": {"y": [1, 2]}}), patch({"b": {"y": [3]}}, {"title": {"text": "t"}}), patch({"a": {"x": [0, 1]}}))
+    pane.apply(p)
+    assert len(outbox) == 1
+    snap = pane.snapshot()
+    assert snap["data"][0]["x"] == [0, 1] and snap["data"][0]["y"] == [1, 2] and snap["data"][1]["y"] == [3]
+    assert snap["layout"]["title"]["text"] == "t"
+    built = build(fig, p)
+    assert list(built.data[0].y) == [1, 2] and fig.data[0].y == ()  # build leaves the skeleton alone
+    with pytest.raises(KeyError):
+        pane.apply(patch({"missing": {"y": [1]}}))

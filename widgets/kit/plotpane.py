@@ -278,7 +278,17 @@ class PlotPane(_Widget):
         self._last_send = 0.0
         self._rev = 0  # edits so far; ``figure_json`` says which revision it holds
         self.figure = _LiveFigure(fig, self)
+        self._index = None  # trace meta -> index, for ``apply``
         self.on_msg(self._on_msg)
+
+    def apply(self, patch: dict) -> None:
+        """Apply a patch (``seqviz.figures.patch``: pure builders return them) as one message."""
+        from seqviz.figures.patch import apply, trace_index
+
+        with self.batch() as fig:
+            if self._index is None:
+                self._index = trace_index(fig)
+            apply(fig, patch, self._index)
 
     @contextlib.contextmanager
     def batch(self):
