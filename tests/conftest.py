@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -68,16 +69,17 @@ def voila_url():
     proc = subprocess.Popen(serve_command(port), cwd=ROOT, env=voila_env(), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
-    while time.time() < deadline:
+
+    def answers():
         if proc.poll() is not None:
             pytest.fail(f"Voila exited with code {proc.returncode}; see artifacts/voila-test.log")
         try:
             urllib.request.urlopen(url, timeout=2)
-            break
+            return True
         except OSError:
-            time.sleep(0.3)
-    else:
+            return False
+
+    if not eventually(answers, 60, interval=0.3):
         proc.kill()
         pytest.fail("Voila did not answer within 60 s; see artifacts/voila-test.log")
     yield Served(url, proc.pid)
@@ -156,17 +158,8 @@ def plot_data(page, index: int = 0):
 
 
 def wait_until(page, fn, timeout: float = 90.0) -> bool:
-    """Poll ``fn()`` every 200 ms of page time until it is true, or give up after ``timeout`` s.
-    A plot caught mid-update (a trace not there yet) counts as "not yet"."""
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        try:
-            if fn():
-                return True
-        except (StopIteration, KeyError, IndexError, TypeError):
-            pass
-        page.wait_for_timeout(200)
-    return False
+    """``eventually(fn, timeout, page=page)``: poll a condition on a page."""
+    return eventually(fn, timeout, page=page)
 
 
 def by_meta(page, tag: str) -> dict:
@@ -192,18 +185,34 @@ def screenshot(page, name: str):
 
 # -- helpers for widget tests (plain pytest, no browser) ---------------------------------
 
+def eventually(cond, timeout: float = 30.0, page=None, interval: float = 0.05) -> bool:
+    """The one polling helper of the suite: True as soon as ``cond()`` is true, False after
+    ``timeout`` seconds. With ``page`` (Playwright), the wait lets the page's events run; a
+    condition caught mid-update (a trace not there yet: StopIteration, KeyError, IndexError,
+    TypeError) counts as "not yet". Tests wait on conditions, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        try:
+            if cond():
+                return True
+        except (StopIteration, KeyError, IndexError, TypeError):
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        if page is not None:
+            page.wait_for_timeout(max(interval, 0.1) * 1000)
+        else:
+            pause.wait(interval)
+
+
 def wait_for(cond, timeout: float = 30.0) -> bool:
-    """Poll ``cond()`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+    """``eventually(cond, timeout)`` (widget tests: no page)."""
+    return eventually(cond, timeout)
 
 
 def workers_alive(prefix: str = "seqviz-") -> list:
-    """Dashboard worker threads still running (``widgets.common.Worker`` names them seqviz-...)."""
+    """Dashboard training threads still running (``widgets.kit.TrainingWorker`` names them seqviz-...)."""
     import threading
 
     return [t for t in threading.enumerate() if t.name.startswith(prefix)]

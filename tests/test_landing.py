@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / "share/jupyter/voila/templates/seqviz/tree.html"
 
@@ -17,6 +19,7 @@ def test_every_lesson_has_a_title_and_a_line():
     assert not stale, f"the landing page lists lessons that do not exist: {stale}"
 
 
+@pytest.mark.browser
 def test_landing_page_served_by_voila(voila_url, page):
     page.goto(voila_url)
     page.wait_for_selector("#seqviz-landing")
