@@ -87,6 +87,7 @@ class CheckedState(tl.HasTraits):
 
     def __init__(self, **kwargs):
         self.corrections: dict[str, str] = {}
+        self._listeners: list = []
         names = set(self.RANGES) | set(self.CHOICES) | set(self.TEXTS)
         if names:
             self._register_validator(type(self)._check, tuple(names))
@@ -112,14 +113,21 @@ class CheckedState(tl.HasTraits):
         else:
             v, msgs = clean_limited_text(proposal.value, self.TEXTS[name], old, self.label(name))
         if msgs:
-            self.correct(name, " ".join(msgs))
+            self.correct(name, " ".join(msgs), v)
         return v
 
-    def correct(self, name: str, sentence: str) -> None:
-        """Record that ``name`` was corrected (a dashboard may add its own, e.g. a parse note)."""
+    def correct(self, name: str, sentence: str, value=None) -> None:
+        """Record that ``name`` was corrected to ``value`` (a dashboard may add its own
+        corrections, e.g. a parse note) and tell the listeners (the dashboard's status line)."""
         self.corrections[name] = sentence
         self.note = ""  # the same sentence twice still notifies
         self.note = sentence
+        for fn in list(self._listeners):
+            fn(name, sentence, value)
+
+    def on_correct(self, fn) -> None:
+        """Call ``fn(name, sentence, value)`` on every correction (``LiveDashboard`` says them)."""
+        self._listeners.append(fn)
 
 
 def _control_label(widget) -> str:

@@ -49,6 +49,7 @@ class LiveDashboard(ipw.VBox):
         self.gate = RefreshGate()
         self.worker = TrainingWorker(self.kind, self.status, on_running=self.show_running)
         self.refresh_times: list[float] = []  # monotonic time of every training refresh (benchmarks read it)
+        state.on_correct(self.status.correct)  # corrections made in code (a lesson's call) are said too
 
     def guarded(self, what: str):
         """Decorator: an error in the callback becomes one sentence ("Could not <what>: ...")."""
