@@ -14,6 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import eventually
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server is Linux-only (seqviz_server.serve)")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,12 +30,17 @@ def start_server(sock: Path, parent: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "seqviz_server.kernel_fork", str(sock), f"--parent={parent}"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not sock.exists():
+
+    def ready():
         assert proc.poll() is None, "the fork server exited during its preload"
-        assert time.time() < deadline, "the fork server did not open its socket within 120 s"
-        time.sleep(0.1)
+        return sock.exists()
+
+    assert eventually(ready, 120, interval=0.1), "the fork server did not open its socket within 120 s"
     return proc
+
+
+def gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +118,7 @@ def test_forked_kernels_are_fresh_processes_of_the_server(server, kernelspec, mo
             kc.stop_channels()
             km.shutdown_kernel(now=True)
     for s in seen:
-        deadline = time.time() + 10
-        while psutil.pid_exists(s["pid"]) and psutil.Process(s["pid"]).status() != psutil.STATUS_ZOMBIE:
-            assert time.time() < deadline, "a shut-down kernel is still running"
-            time.sleep(0.1)
+        assert eventually(lambda: gone(s["pid"]), 10, interval=0.1), "a shut-down kernel is still running"
 
 
 def test_forked_kernel_can_be_interrupted(server, kernelspec, monkeypatch):
@@ -122,8 +126,11 @@ def test_forked_kernel_can_be_interrupted(server, kernelspec, monkeypatch):
     km, kc = run_kernel(kernelspec)
     assert psutil.Process(km.provisioner.pid).ppid() == server[1].pid
     try:
-        msg_id = kc.execute("import time\nfor _ in range(600): time.sleep(0.1)")
-        time.sleep(1.0)
+        msg_id = kc.execute("import time\nprint('looping', flush=True)\nfor _ in range(600): time.sleep(0.1)")
+        while True:  # interrupt once the loop really runs (the kernel said so), not after a guessed delay
+            msg = kc.get_iopub_msg(timeout=30)
+            if msg["msg_type"] == "stream" and "looping" in msg["content"].get("text", ""):
+                break
         km.interrupt_kernel()
         t0 = time.time()
         while True:
@@ -161,10 +168,8 @@ def test_server_and_its_kernels_exit_with_its_parent(tmp_path, kernelspec, monke
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
         proc.wait(15)  # the server notices within a second or two
-        deadline = time.time() + 15  # and the kernel's parent poller sees its parent gone
-        while psutil.pid_exists(kernel_pid) and psutil.Process(kernel_pid).status() != psutil.STATUS_ZOMBIE:
-            assert time.time() < deadline, "a kernel outlived its fork server"
-            time.sleep(0.2)
+        # and the kernel's parent poller sees its parent gone
+        assert eventually(lambda: gone(kernel_pid), 15, interval=0.2), "a kernel outlived its fork server"
     finally:
         if proc.poll() is None:
             proc.kill()
