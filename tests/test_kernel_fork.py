@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -126,19 +125,17 @@ def test_forked_kernel_can_be_interrupted(server, kernelspec, monkeypatch):
     km, kc = run_kernel(kernelspec)
     assert psutil.Process(km.provisioner.pid).ppid() == server[1].pid
     try:
-        msg_id = kc.execute("import time\nprint('looping', flush=True)\nfor _ in range(600): time.sleep(0.1)")
+        msg_id = kc.execute("import threading\nprint('looping', flush=True)\nthreading.Event().wait(60)")
         while True:  # interrupt once the loop really runs (the kernel said so), not after a guessed delay
             msg = kc.get_iopub_msg(timeout=30)
             if msg["msg_type"] == "stream" and "looping" in msg["content"].get("text", ""):
                 break
         km.interrupt_kernel()
-        t0 = time.time()
         while True:
             reply = kc.get_shell_msg(timeout=20)
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
-        assert time.time() - t0 < 20
         assert evaluate(kc, "json.dumps(1 + 1)") == 2  # and it keeps working
     finally:
         kc.stop_channels()
@@ -157,7 +154,7 @@ def test_without_the_server_kernels_start_as_usual(kernelspec, monkeypatch, tmp_
 
 
 def test_server_and_its_kernels_exit_with_its_parent(tmp_path, kernelspec, monkeypatch):
-    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    parent = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait(600)"])
     sock = tmp_path / "fork.sock"
     proc = start_server(sock, parent.pid)
     monkeypatch.setenv("SEQVIZ_FORK_SOCKET", str(sock))
