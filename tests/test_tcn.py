@@ -117,18 +117,53 @@ def test_future_inputs_never_move_earlier_outputs(padding):
 
 
 @pytest.mark.parametrize("cfg", [TCNConfig(), TCNConfig(n_in=10, n_out=10, channels=16, convs_per_block=2),
-                                 TCNConfig(n_in=16, channels=16, kernel_size=2, dilations=(1, 1, 3))])
+                                 TCNConfig(n_in=16, channels=16, kernel_size=2, dilations=(1, 1, 3)),
+                                 TCNConfig(n_in=2, channels=16, kernel_size=3, dilations=doubling(6)),
+                                 TCNConfig(n_in=1, n_out=4, channels=5, kernel_size=7, dilations=(256,),
+                                           convs_per_block=2)])
 def test_parameter_count_from_the_config(cfg):
-    assert R.tcn_param_count(cfg) == count_parameters(build_tcn(cfg, 0))
+    real = count_parameters(build_tcn(cfg, 0))
+    assert R.tcn_param_count(cfg) == real
+    assert R.tcn_params(cfg.n_in, cfg.n_out, cfg.channels, cfg.kernel_size, len(cfg.dilations),
+                        cfg.convs_per_block) == real
+
+
+@pytest.mark.parametrize("cfg", [TCNConfig(n_in=2, channels=16, kernel_size=3, dilations=doubling(6)),
+                                 TCNConfig(n_in=10, n_out=10, channels=16, kernel_size=2, dilations=doubling(4),
+                                           convs_per_block=2),
+                                 TCNConfig(n_in=2, channels=16, kernel_size=5, dilations=(1,) * 4),
+                                 TCNConfig(n_in=2, channels=16, kernel_size=2, dilations=(1, 4, 16))])
+def test_every_curve_counts_real_networks_and_this_design_passes_through_its_own_point(cfg):
+    curves = R.param_curves(cfg, 300)
+    rf = R.receptive_field(cfg.kernel_size, cfg.dilations, cfg.convs_per_block)
+    this = dict(zip(*curves[R.THIS_DESIGN]))
+    assert this[rf] == count_parameters(build_tcn(cfg, 0))  # the star lies on its curve
+    kind, d = R.design_dilations(cfg.dilations)
+    for x, y in list(zip(*curves[R.THIS_DESIGN]))[:4]:  # each point: a real network, counted by PyTorch
+        L = next(n for n in range(1, 400) if R.receptive_field(
+            cfg.kernel_size, doubling(n) if kind == "doubling" else (d,) * n if kind == "constant" else
+            cfg.dilations[:n], cfg.convs_per_block) == x)
+        ds = doubling(L) if kind == "doubling" else (d,) * L if kind == "constant" else cfg.dilations[:L]
+        assert y == count_parameters(build_tcn(TCNConfig(**{**cfg.__dict__, "dilations": ds}), 0))
+    for name, k, ds in (("dilated, k=3", 3, doubling(3)), ("undilated, k=3", 3, (1,) * 5)):
+        x, y = curves[name]
+        real = TCNConfig(**{**cfg.__dict__, "kernel_size": k, "dilations": ds})
+        rf_real = R.receptive_field(k, ds, cfg.convs_per_block)
+        if rf_real in x:
+            assert y[x.index(rf_real)] == count_parameters(build_tcn(real, 0))
+    x, y = curves["one layer, kernel k"]
+    one = TCNConfig(**{**cfg.__dict__, "kernel_size": x[3], "dilations": (1,), "convs_per_block": 1})
+    assert y[3] == count_parameters(build_tcn(one, 0)) and x[3] == R.receptive_field(x[3], (1,))
+    assert all(xs[-1] >= 300 for n, (xs, _) in curves.items() if n != R.THIS_DESIGN)
 
 
 def test_dilation_is_cheaper_than_a_big_kernel_for_the_same_reach():
-    curves = R.param_curves(16, 128)
+    curves = R.param_curves(TCNConfig(n_in=16, channels=16), 128)
     rf_d, pc_d = curves["dilated, k=2"]
     rf_b, pc_b = curves["one layer, kernel k"]
-    assert rf_d[-1] >= 128 and pc_d[-1] == len(rf_d) * R.conv_params(16, 16, 2)
-    big = pc_b[rf_b.index(128)] if 128 in rf_b else R.conv_params(16, 16, 128)
-    assert pc_d[-1] < big
+    assert rf_d[-1] >= 128
+    big = R.tcn_params(16, 1, 16, 128, 1)  # one convolution with kernel 128
+    assert pc_d[-1] < big and (128 not in rf_b or pc_b[rf_b.index(128)] == big)
 
 
 def test_build_is_seeded_and_leaves_global_rng_alone():
@@ -183,3 +218,37 @@ def test_bad_configs_say_what_to_do():
         build_tcn(TCNConfig(convs_per_block=3), 0)
     with pytest.raises(ValueError, match="kernel size 1"):
         R.layers_needed(100, 1)
+
+
+def test_race_steps_the_least_compute_model_and_ends_by_itself():
+    from seqviz.experiments.race import ALL_FINISHED, BUDGET, RACE_PRESETS, DEFAULT_RACE, Race
+    from seqviz.training import Finished
+    from tests.conftest import eventually
+    import threading
+    import time
+
+    race = Race(RACE_PRESETS[DEFAULT_RACE], TCNConfig(dilations=doubling(3)))
+    for _ in range(8):
+        least = min(race.racing, key=race.own_seconds)
+        n = {k: len(race.history(k)) for k in race.runs}
+        race.step()
+        assert [k for k in race.runs if len(race.history(k)) != n[k]] == [least] == [race.last]
+    race.pause_clock()
+    wall, t0 = race.wall, time.perf_counter()
+    assert eventually(lambda: time.perf_counter() - t0 > 0.2, 2)  # a pause
+    race.step()
+    race.step()
+    assert race.wall - wall < 0.2  # the pause is not the race's time
+    race.preset.budget_s = race.wall + 0.3
+    with pytest.raises(Finished, match=BUDGET):
+        while True:
+            race.step()
+    assert race.wall >= race.preset.budget_s and "are up" in race.verdict("gru")
+    # Race.train (benchmarks use it): the same ends, as words
+    fresh = Race(RACE_PRESETS[DEFAULT_RACE], TCNConfig(dilations=doubling(3)))
+    assert fresh.train(threading.Event(), lambda: None, budget_s=0.3) == "budget" and fresh.preset.budget_s == 60
+    easy = Race(RACE_PRESETS[DEFAULT_RACE], TCNConfig(dilations=doubling(3)))
+    easy.preset.target = 100.0
+    assert easy.train(threading.Event()) == "all finished" and set(easy.finished) == set(easy.runs)
+    with pytest.raises(Finished, match=ALL_FINISHED):
+        easy.step()

@@ -8,7 +8,11 @@ at the same pace in own compute time (``History.seconds``, the fair clock on a
 shared CPU) and they cross the line in the same order live as on the plot. A model
 whose mean loss over its last ``WINDOW`` steps drops below the target is finished
 and stops training, so the machine's time goes to the ones still racing.
-``Race.train`` is ``seqviz.training.train_loop`` over ``Race.step``.
+``Race.step`` raises ``Finished`` when no model is racing any more (``ALL_FINISHED``)
+or when the race's wall-clock budget is spent (``BUDGET``), so any ``train_loop`` over it
+(a dashboard's training worker, or ``Race.train``) ends by itself. The wall clock counts
+from step to step while training; ``pause_clock()`` (at the end of every training session)
+keeps a pause out of it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from seqviz.probes.receptive import past_reach, receptive_field, required_reach,
 from seqviz.experiments.gradflow import RecurrentSetup, recurrent_run
 from seqviz.training import Diverged, Finished, TrainConfig, train_loop
 
-WINDOW = 10  # steps averaged before a model counts as finished
+WINDOW = 10  # steps averaged before a model counts as finished (and by the curves and table)
+ALL_FINISHED = "all finished"  # Finished(...) when no model is racing any more
+BUDGET = "time is up"  # Finished(...) when the wall-clock budget is spent
 
 
 @dataclass
@@ -75,7 +81,11 @@ class Race:
         self.floor = unseen_floor(p.task, p.T, self.past)
         self.finished: dict[str, float] = {}  # model -> own seconds when it reached the target
         self.failed: dict[str, str] = {}  # model -> why it stopped early (diverged)
-        self.wall = 0.0  # wall-clock seconds spent in train()
+        self.wall = 0.0  # wall-clock seconds spent training (step to step; pauses left out)
+        self.steps = 0  # updates made, all models together
+        self.last: str | None = None  # the model that made the latest step
+        self._mark: float | None = None  # perf_counter at the start of this session's latest step
+        self._end = 0.0  # perf_counter at the end of the latest step
 
     def history(self, name: str):
         return self.runs[name].history[name]
@@ -92,42 +102,61 @@ class Race:
     def own_seconds(self, name: str) -> float:
         return self.history(name).last("seconds", 0.0)
 
-    def step(self) -> None:
-        """One step of the racing model that has used the least compute so far; raises
-        ``Finished`` when no model is racing any more."""
+    @property
+    def out_of_time(self) -> bool:
+        return self.wall >= self.preset.budget_s
+
+    def step(self) -> int:
+        """One step of the racing model that has used the least compute so far; returns the
+        number of updates made so far (all models). Raises ``Finished(ALL_FINISHED)`` when no
+        model is racing any more and ``Finished(BUDGET)`` once the wall-clock budget is spent."""
+        now = time.perf_counter()
+        if self._mark is not None:
+            self.wall += now - self._mark
+        self._mark = now
         if not self.racing:
-            raise Finished("all finished")
+            raise Finished(ALL_FINISHED)
+        if self.out_of_time:
+            raise Finished(BUDGET)
         k = min(self.racing, key=self.own_seconds)
         try:
             self.runs[k].step()
         except Diverged:
             self.failed[k] = "loss became NaN or infinite"
-            return
-        m = self.mean_loss(k)
-        if len(self.history(k)) >= WINDOW and m is not None and m < self.preset.target:
-            self.finished[k] = self.own_seconds(k)
+        else:
+            m = self.mean_loss(k)
+            if len(self.history(k)) >= WINDOW and m is not None and m < self.preset.target:
+                self.finished[k] = self.own_seconds(k)
+        self.steps += 1
+        self.last = k
+        self._end = time.perf_counter()
+        return self.steps
+
+    def pause_clock(self) -> None:
+        """A training session ended: its last step counts, the time until the next one does not."""
+        if self._mark is not None:
+            self.wall += max(0.0, self._end - self._mark)
+        self._mark = None
 
     def train(self, stop: threading.Event, on_step=None, budget_s: float | None = None) -> str:
         """Until ``stop``, every model finished, or the wall-clock budget (counted over every
         call); returns "stopped", "all finished" or "budget"."""
-        budget = self.preset.budget_s if budget_s is None else budget_s
-        if self.wall >= budget:
-            return "budget"
-        t0 = time.perf_counter() - self.wall
-
-        def after(_):
-            self.wall = time.perf_counter() - t0
-            if on_step is not None:
-                on_step()
-
+        budget = self.preset.budget_s
+        if budget_s is not None:
+            self.preset.budget_s = budget_s
         self.active = True
         try:
-            why = train_loop(self.step, stop, after, max_seconds=budget - self.wall)
+            why = train_loop(self.step, stop, (lambda _: on_step()) if on_step is not None else None)
         finally:
             self.active = False
-        return {"max_seconds": "budget", "finished: all finished": "all finished"}.get(why, "stopped")
+            self.pause_clock()
+            self.preset.budget_s = budget
+        return {f"finished: {BUDGET}": "budget", f"finished: {ALL_FINISHED}": "all finished"}.get(why, "stopped")
 
-    def verdict(self, name: str) -> str:
+    def verdict(self, name: str, running: bool | None = None) -> str:
+        """What the table says about ``name``; ``running``: is the race training right now
+        (default: inside ``train``)."""
+        running = self.active if running is None else running
         if name in self.finished:
             return f"reached target at {self.finished[name]:.1f} s"
         if name in self.failed:
@@ -136,4 +165,6 @@ class Race:
             return f"cannot: sees {self.past} of the {self.reach} inputs it needs"
         if not len(self.history(name)):
             return "not started"
-        return "racing" if self.active else "paused: press Train to go on"
+        if self.out_of_time:
+            return f"stopped: the race's {self.preset.budget_s:.0f} s are up"
+        return "racing" if running else "paused: press Train to go on"

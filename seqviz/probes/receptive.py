@@ -212,36 +212,93 @@ def conv_params(c_in: int, c_out: int, kernel_size: int) -> int:
     return c_in * c_out * kernel_size + c_out
 
 
+def tcn_params(n_in: int, n_out: int, channels: int, kernel_size: int, n_blocks: int,
+               convs_per_block: int = 1) -> int:
+    """Every parameter of a ``TCN`` with ``n_blocks`` residual blocks (what ``count_parameters``
+    of the real model gives): weights and biases of every convolution, the first block's 1x1
+    skip convolution when ``n_in`` differs from ``channels``, and the linear head. The
+    dilations do not enter: they change what a block sees, not what it holds.
+
+        first block  c_in C k + C, then (c - 1)(C C k + C), plus n_in C + C for the skip
+        every other  c (C C k + C)
+        head         C n_out + n_out
+    """
+    C, k, c, L = int(channels), int(kernel_size), int(convs_per_block), int(n_blocks)
+    if L < 1:
+        raise ValueError("A TCN needs at least one residual block.")
+    first = conv_params(n_in, C, k) + (c - 1) * conv_params(C, C, k)
+    if int(n_in) != C:
+        first += conv_params(n_in, C, 1)
+    return first + (L - 1) * c * conv_params(C, C, k) + C * int(n_out) + int(n_out)
+
+
 def tcn_param_count(cfg: TCNConfig) -> int:
     """Parameters of ``TCN(cfg)`` counted from the config (convs, 1x1 skip, head)."""
-    total, c = 0, cfg.n_in
-    for _ in cfg.dilations:
-        total += conv_params(c, cfg.channels, cfg.kernel_size)
-        total += (cfg.convs_per_block - 1) * conv_params(cfg.channels, cfg.channels, cfg.kernel_size)
-        if c != cfg.channels:
-            total += conv_params(c, cfg.channels, 1)
-        c = cfg.channels
-    return total + cfg.channels * cfg.n_out + cfg.n_out
+    return tcn_params(cfg.n_in, cfg.n_out, cfg.channels, cfg.kernel_size, len(cfg.dilations), cfg.convs_per_block)
 
 
-def param_curves(channels: int, max_reach: int) -> dict[str, tuple[list[int], list[int]]]:
-    """(receptive fields, parameter counts) of C->C convolution stacks, by design:
-    doubling dilations with k = 2 and k = 3, undilated k = 3 layers, one big kernel.
-    Each point adds one layer (the big kernel: grows k)."""
-    C = int(channels)
+DESIGNS = ("dilated, k=2", "dilated, k=3", "undilated, k=3", "one layer, kernel k")
+THIS_DESIGN = "this design"
+
+
+def _log_counts(lo: int, hi: int, n: int, must: int | None = None) -> list[int]:
+    """About ``n`` whole numbers from ``lo`` to ``hi``, log-spaced (``must`` included)."""
+    hi = max(lo, hi)
+    out = set(np.geomspace(lo, hi, n).round().astype(int).tolist()) | {lo, hi}
+    if must is not None:
+        out.add(int(must))
+    return sorted(out)
+
+
+def design_dilations(dilations) -> tuple[str, int]:
+    """How a dilation list grows with more blocks: ("doubling", 1), ("constant", d) or ("custom", 0)."""
+    ds = [int(d) for d in dilations]
+    if ds == [2 ** i for i in range(len(ds))]:
+        return "doubling", 1
+    if len(set(ds)) == 1:
+        return "constant", ds[0]
+    return "custom", 0
+
+
+def param_curves(cfg: TCNConfig, max_reach: int) -> dict[str, tuple[list[int], list[int]]]:
+    """(receptive fields, parameter counts) of whole networks like ``cfg`` (its inputs, head,
+    channels and convolutions per block; counted as ``tcn_params``, i.e. ``count_parameters``
+    of the real model), by design: doubling dilations with k = 2 and k = 3, undilated k = 3
+    blocks, one convolution with a big kernel; and ``THIS_DESIGN``: ``cfg`` itself with fewer
+    or more blocks (doubling and constant dilations grow, custom ones are cut to their first
+    blocks), so its curve passes through ``cfg``'s own point. Curves reach ``max_reach``."""
+    n_in, n_out, C, c = cfg.n_in, cfg.n_out, cfg.channels, cfg.convs_per_block
+    R = max(2, int(max_reach))
     out: dict[str, tuple[list[int], list[int]]] = {}
+
+    def doubling_curve(k: int, until: int, at_least: int = 1):
+        rf, pc, L = [], [], 0
+        while L < at_least or rf[-1] < until:
+            L += 1
+            rf.append(1 + c * (k - 1) * (2 ** L - 1))
+            pc.append(tcn_params(n_in, n_out, C, k, L, c))
+        return rf, pc
+
+    def constant_curve(k: int, d: int, until: int, must: int | None = None):
+        per = c * (k - 1) * d  # inputs one more block adds
+        ls = _log_counts(1, -(-(until - 1) // per), 30, must)
+        return [1 + per * L for L in ls], [tcn_params(n_in, n_out, C, k, L, c) for L in ls]
+
     for name, k in (("dilated, k=2", 2), ("dilated, k=3", 3)):
-        rf, pc, ds = [], [], []
-        while not rf or rf[-1] < max_reach:
-            ds.append(2 ** len(ds))
-            rf.append(receptive_field(k, ds))
-            pc.append(len(ds) * conv_params(C, C, k))
-        out[name] = (rf, pc)
-    n_layers = -(-(max_reach - 1) // 2)  # undilated k = 3: 1 + 2 L >= max_reach; ~30 points, log-spaced
-    ls = sorted(set(np.geomspace(1, max(1, n_layers), 30).astype(int).tolist()) | {max(1, n_layers)})
-    out["undilated, k=3"] = ([receptive_field(3, [1] * n) for n in ls], [n * conv_params(C, C, 3) for n in ls])
-    ks = sorted(set(np.geomspace(2, max(2, max_reach), 24).astype(int).tolist()))
-    out["one layer, kernel k"] = ([receptive_field(k, [1]) for k in ks], [conv_params(C, C, k) for k in ks])
+        out[name] = doubling_curve(k, R)
+    out["undilated, k=3"] = constant_curve(3, 1, R)
+    ks = _log_counts(2, R, 24)
+    out["one layer, kernel k"] = ([k for k in ks], [tcn_params(n_in, n_out, C, k, 1, 1) for k in ks])
+    kind, d = design_dilations(cfg.dilations)
+    k, L = cfg.kernel_size, len(cfg.dilations)
+    if kind == "doubling":
+        out[THIS_DESIGN] = doubling_curve(k, R, at_least=L)
+    elif kind == "constant":
+        out[THIS_DESIGN] = constant_curve(k, d, R, must=L)
+    else:
+        ds = list(cfg.dilations)
+        out[THIS_DESIGN] = ([receptive_field(k, ds[:n], c) for n in range(1, L + 1)],
+                            [tcn_params(n_in, n_out, C, k, n, c) for n in range(1, L + 1)])
     return out
 
 
