@@ -15,8 +15,9 @@ from seqviz.data.translation import CharData, TranslationConfig, TranslationTask
 from seqviz.models.attention import (AdditiveAttention, MultiHeadSelfAttention, Seq2SeqConfig, TransformerConfig,
                                      build_seq2seq, build_transformer, dot_product_attention, simple_self_attention,
                                      sinusoidal)
-from seqviz.probes.attention import (alignment_accuracy, entropy_vs_dim, permutation_gap, recompute_additive,
-                                     recompute_self_attention, row_entropy, worked_cell)
+from seqviz.probes.attention import (alignment_accuracy, entropy_tables, entropy_vs_dim, keys_per_row, max_entropy,
+                                     permutation_gap, recompute_additive, recompute_self_attention, reference_entropy,
+                                     row_entropy, worked_cell)
 from seqviz.experiments.attention import PRESETS, build_lm, build_s2s
 
 
@@ -283,3 +284,43 @@ def test_without_the_causal_mask_the_model_cheats_by_looking_at_the_next_charact
         runs[False].models["transformer"](x, trace=tr)
     next_char = max(float(t["weights"][..., torch.arange(31), torch.arange(1, 32)].mean((0, 2)).max()) for t in tr)
     assert next_char > 0.4, next_char
+
+
+def test_random_score_entropy_over_masked_rows_matches_monte_carlo():
+    """entropy_tables draws rows as |q| z (exact in distribution); compare with whole masked
+    score matrices q_i . k_j of standard-normal vectors, and the maximum with ln(keys per row)."""
+    T, dims = 12, (2, 16)
+    tables = entropy_tables(dims, T, n=4000, seed=1)
+    g = torch.Generator().manual_seed(5)
+    for causal in (True, False):
+        counts = keys_per_row(T, causal)
+        assert max_entropy(counts) == pytest.approx(np.mean([math.log(c) for c in counts]))
+        for a, k in enumerate(dims):
+            q, kk = (torch.randn(3000, T, k, generator=g, dtype=torch.float64) for _ in range(2))
+            for scaled in (True, False):
+                s = q @ kk.transpose(1, 2) / (math.sqrt(k) if scaled else 1.0)
+                if causal:
+                    s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+                direct = row_entropy(torch.softmax(s, -1).numpy()).mean()
+                assert reference_entropy(tables[scaled], counts)[a] == pytest.approx(direct, abs=0.03)
+    with pytest.raises(ValueError):
+        reference_entropy(tables[True], keys_per_row(T + 1, False))
+
+
+def test_frequency_baseline_closed_form_and_monte_carlo():
+    rev = TranslationTask(TranslationConfig(task="reverse"))
+    loss, acc = rev.frequency_baseline()
+    assert loss == pytest.approx(math.log(10)) and acc == pytest.approx(0.1)  # 10 letters, uniform
+    date = TranslationTask(TranslationConfig(task="date"))
+    p = date.sample(20_000, torch.Generator().manual_seed(3)).tgt.flatten()
+    freq = torch.bincount(p, minlength=date.V).double() / len(p)
+    f = freq[freq > 0]
+    loss, acc = date.frequency_baseline()
+    assert loss == pytest.approx(float(-(f * f.log()).sum()), abs=0.01)
+    assert acc == pytest.approx(float(f.max()), abs=0.01) and acc == pytest.approx(0.2)  # '-' twice in 10
+    data = CharData.from_text(char_corpus())
+    counts = np.bincount(data.ids.numpy())
+    q = counts[counts > 0] / counts.sum()
+    assert data.frequency_entropy() == pytest.approx(float(-(q * np.log(q)).sum()))
+
+

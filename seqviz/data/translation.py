@@ -119,6 +119,30 @@ class TranslationTask:
             aligns.append(a)
         return torch.stack(tgts), torch.stack(aligns)
 
+    def target_frequencies(self) -> dict[str, float]:
+        """How often each token occurs in the targets (all output positions together), exactly:
+        reverse/permute targets are uniform over the source alphabet; a date's fields (day 1-28,
+        month, year 1900-2099, drawn independently and uniformly, as ``sample`` does) are counted."""
+        if self.cfg.task != "date":
+            return {s: 1.0 / (self.V - 1) for s in self.vocab[1:]}
+        counts: dict[str, float] = {}
+        fields = ([f"{y}" for y in range(1900, 2100)], [f"{m:02d}" for m in range(1, 13)],
+                  [f"{d:02d}" for d in range(1, 29)])
+        for values in fields:  # each field's characters, weighted by that field's probability
+            for v in values:
+                for ch in v:
+                    counts[ch] = counts.get(ch, 0.0) + 1.0 / len(values)
+        counts["-"] = counts.get("-", 0.0) + 2.0  # two dashes in every target
+        total = sum(counts.values())  # 10 characters per target
+        return {ch: c / total for ch, c in counts.items()}
+
+    def frequency_baseline(self) -> tuple[float, float]:
+        """(loss, accuracy) of the best guess that knows only how often each target token occurs
+        and nothing of the source or the position: cross-entropy H(p) = -sum p ln p in nats, and
+        accuracy max p (always the most frequent token). Reverse of n letters: ln n and 1/n."""
+        p = torch.tensor(list(self.target_frequencies().values()), dtype=torch.float64)
+        return float(-(p * p.log()).sum()), float(p.max())
+
     # -- sampling ----------------------------------------------------------------
     def sample(self, B: int, gen: torch.Generator, length: int | None = None) -> Pairs:
         """B pairs of one source length (drawn in the training range unless given)."""
@@ -207,6 +231,13 @@ class CharData:
         index = {c: i for i, c in enumerate(self.vocab)}
         ids = [index.get(c, 0) for c in text]
         return torch.tensor(ids, dtype=torch.long), sum(c not in index or c == self.UNKNOWN for c in text)
+
+    def frequency_entropy(self) -> float:
+        """Nats per character of predicting every next character from the corpus's letter
+        frequencies alone (no context): the loss a language model must beat."""
+        counts = torch.bincount(self.ids, minlength=len(self.vocab)).double()
+        p = counts[counts > 0] / counts.sum()
+        return float(-(p * p.log()).sum())
 
     def batch(self, B: int, T: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """B random windows: x (B, T) and next-character targets y (B, T)."""

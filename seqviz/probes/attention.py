@@ -11,6 +11,7 @@ import torch
 
 from seqviz.data.translation import TranslationTask
 from seqviz.models.attention import Seq2Seq, TinyTransformer
+from seqviz.probes.context import inspecting
 
 
 def alignment_accuracy(weights: torch.Tensor, align: torch.Tensor) -> float:
@@ -30,7 +31,7 @@ def row_entropy(weights) -> np.ndarray:
 
 
 def entropy_vs_dim(dims, T: int = 16, n: int = 64, seed: int = 0, scaled: bool = True) -> np.ndarray:
-    """Mean row entropy of softmax(q.k [/ sqrt(k)]) for standard-normal q, k of each
+    """Mean row entropy of softmax(q.k [/ sqrt(k)]) over T keys, for standard-normal q, k of each
     key dimension k in ``dims``. Unscaled, the dot products grow like sqrt(k) and
     the softmax saturates (entropy -> 0); scaled, it stays near its k = 1 value."""
     g = torch.Generator().manual_seed(int(seed))
@@ -45,12 +46,59 @@ def entropy_vs_dim(dims, T: int = 16, n: int = 64, seed: int = 0, scaled: bool =
     return np.array(out)
 
 
+def keys_per_row(T: int, causal: bool) -> np.ndarray:
+    """How many keys each of the T rows of a self-attention matrix weighs: T each, or i + 1
+    for row i under the causal mask."""
+    return np.arange(1, T + 1) if causal else np.full(T, T)
+
+
+def max_entropy(counts) -> float:
+    """Largest possible mean row entropy for rows of ``counts`` keys: mean of ln(keys per row)
+    (each row uniform over its keys)."""
+    return float(np.mean(np.log(np.asarray(counts, dtype=np.float64))))
+
+
+def entropy_tables(dims, max_keys: int, n: int = 1000, seed: int = 0) -> dict[bool, np.ndarray]:
+    """{scaled: (len(dims), max_keys)}: expected entropy of one softmax row over m = 1..max_keys keys
+    with random scores q . k_j (scaled: / sqrt(k)), q and k_j standard normal of each key dimension
+    k in ``dims``; ``n`` Monte Carlo rows per entry, the first m keys of a row being its m keys.
+
+    Drawn exactly and cheaply: given q, the scores q . k_j are independent N(0, |q|^2), so a row
+    is |q| z_j with z_j standard normal and |q|^2 chi-square with k degrees of freedom. The
+    entropy of every prefix of a row comes from cumulative sums (H = ln Z + M - sum e s / Z)."""
+    rng = np.random.default_rng(int(seed))
+    out = {True: np.zeros((len(dims), max_keys)), False: np.zeros((len(dims), max_keys))}
+    for a, k in enumerate(dims):
+        r = np.sqrt(rng.chisquare(int(k), n))  # |q|
+        z = rng.standard_normal((n, max_keys))
+        for scaled in (True, False):
+            s = r[:, None] * z / (math.sqrt(k) if scaled else 1.0)  # (n, max_keys)
+            M = s.max(axis=1, keepdims=True)
+            e = np.exp(s - M)
+            Z, ES = np.cumsum(e, axis=1), np.cumsum(e * s, axis=1)
+            H = np.log(Z) + M - ES / Z  # entropy of softmax over the first m keys, m = 1..max_keys
+            out[scaled][a] = np.maximum(H, 0.0).mean(axis=0)
+    return out
+
+
+def reference_entropy(table: np.ndarray, counts) -> np.ndarray:
+    """Expected mean row entropy of random scores for rows of ``counts`` keys (one per row), per
+    key dimension: the rows' entries of ``entropy_table`` averaged, so a head's mean row entropy
+    is compared with random scores over the same rows and key counts."""
+    counts = np.asarray(counts, dtype=int)
+    if counts.max() > table.shape[1]:
+        raise ValueError(f"The table covers up to {table.shape[1]} keys, not {counts.max()}.")
+    return table[:, counts - 1].mean(axis=1)
+
+
 @torch.no_grad()
 def permutation_gap(model: TinyTransformer, tokens: torch.Tensor, perm: torch.Tensor) -> float:
     """max |f(p(x)) - p(f(x))| over the logits, tokens (B, T), perm (T,).
-    About 1e-6 without position information and without a causal mask; large otherwise."""
-    a = model(tokens[:, perm])  # (B, T, V)
-    b = model(tokens)[:, perm]
+    About 1e-6 without position information and without a causal mask; large otherwise.
+    (The model is looked at in eval mode and left as it was: ``inspecting``.)"""
+    with inspecting(model):
+        a = model(tokens[:, perm])  # (B, T, V)
+        b = model(tokens)[:, perm]
     return float((a - b).abs().max())
 
 
@@ -124,12 +172,14 @@ def worked_cell(q_i: np.ndarray, keys: np.ndarray, j: int, scaled: bool, allowed
 @torch.no_grad()
 def accuracy_by_length(task: TranslationTask, models: dict, lengths, n: int = 64, seed: int = 123) -> dict:
     """Greedy-decoding token accuracy per source length for each model:
-    name -> list of floats (one per length). Same seeded sources for every model."""
+    name -> list of floats (one per length). Same seeded sources for every model, on each
+    model's device; the models are looked at in eval mode and left as they were (``inspecting``)."""
     out = {k: [] for k in models}
-    for L in lengths:
-        g = torch.Generator().manual_seed(int(seed) + int(L))
-        p = task.sample(n, g, length=int(L))
-        for k, m in models.items():
-            tr = m.run(p.src, n_out=p.tgt.shape[1])
-            out[k].append(float((tr.tokens == p.tgt).float().mean()))
+    pairs = [task.sample(n, torch.Generator().manual_seed(int(seed) + int(L)), length=int(L)) for L in lengths]
+    for k, m in models.items():
+        dev = next(m.parameters()).device
+        with inspecting(m):
+            for p in pairs:
+                tr = m.run(p.src.to(dev), n_out=p.tgt.shape[1])
+                out[k].append(float((tr.tokens.cpu() == p.tgt).float().mean()))
     return out

@@ -1,66 +1,15 @@
-"""Controls and equation panels of the attention dashboard (layout and text only).
-
-``bind`` links a control to a state trait both ways and shows the value the state
-actually kept (after clamping bad input from the browser), which ``traitlets.link``
-refuses to do ("Broken link").
+"""What the attention dashboard writes in HTML: the two worked equations, the progress line,
+the shuffle check's sentence, and the sentence for each switch of part 2. Text only: the
+numbers come from ``seqviz`` (the parts compute them, these functions lay them out).
 """
 
 from __future__ import annotations
 
 import html
 
-import ipywidgets as ipw
 import numpy as np
 
-from seqviz.data.translation import TASK_LABELS
-
-STYLE = {"description_width": "120px"}
-
-
-def _slider(desc: str, width: str = "330px", **kw) -> ipw.IntSlider:
-    return ipw.IntSlider(description=desc, continuous_update=False, layout=ipw.Layout(width=width), style=STYLE, **kw)
-
-
-def _button(desc: str, style: str = "", icon: str = "") -> ipw.Button:
-    return ipw.Button(description=desc, button_style=style, icon=icon, layout=ipw.Layout(width="105px"))
-
-
-def make_controls() -> dict[str, ipw.Widget]:
-    """Every control, keyed by the state trait it binds to (buttons by their action)."""
-    toggles = {"description_width": "120px", "button_width": "120px"}
-    return {
-        # part 1: alignment
-        "task": ipw.Dropdown(options=[(v, k) for k, v in TASK_LABELS.items()], description="Task",
-                             layout=ipw.Layout(width="420px"), style=STYLE),
-        "cell": ipw.ToggleButtons(options=[("GRU", "gru"), ("LSTM", "lstm")], description="Recurrent cell",
-                                  style={"description_width": "120px", "button_width": "70px"}),
-        "source": ipw.Text(description="Source to show", continuous_update=False, layout=ipw.Layout(width="420px"),
-                           style=STYLE),
-        "snapshot": _slider("Training history", width="420px", min=0, max=0),
-        "out_i": _slider("Output step i", min=0, max=7),
-        "src_j": _slider("Source step j", min=0, max=7),
-        "train_s2s": _button("Train", "success", "play"), "stop_s2s": _button("Stop", "", "stop"),
-        "reset_s2s": _button("Reset", "warning"),
-        # part 2: self-attention
-        "layer": ipw.Dropdown(options=[0, 1], description="Layer", layout=ipw.Layout(width="200px"),
-                              style={"description_width": "60px"}),
-        "head": ipw.Dropdown(options=[0, 1, 2, 3], description="Head", layout=ipw.Layout(width="200px"),
-                             style={"description_width": "60px"}),
-        "query": _slider("Query token i", min=0, max=31),
-        "key": _slider("Key token j", min=0, max=31),
-        "causal": ipw.Checkbox(description="Causal mask (no looking ahead)", indent=False),
-        "scaled": ipw.Checkbox(description="Divide by sqrt(k)", indent=False),
-        "position": ipw.ToggleButtons(options=[("learned", "learned"), ("sinusoidal", "sinusoidal"),
-                                               ("none", "none")], description="Position embedding", style=toggles),
-        "kind": ipw.ToggleButtons(options=[("keys, queries, values", "qkv"), ("parameter-free", "simple")],
-                                  description="Attention", style={"description_width": "120px",
-                                                                  "button_width": "170px"}),
-        "text": ipw.Text(description="Text to look at", continuous_update=False, layout=ipw.Layout(width="560px"),
-                         style=STYLE),
-        "train_lm": _button("Train", "success", "play"), "stop_lm": _button("Stop", "", "stop"),
-        "reset_lm": _button("Reset", "warning"), "permute": ipw.Button(description="Shuffle the text",
-                                                                      layout=ipw.Layout(width="150px")),
-    }
+from seqviz.figures.attention import WINDOW
 
 
 def _vec(v, n: int = 8) -> str:
@@ -96,7 +45,7 @@ def additive_equation(i: int, j: int, src: str, e_row, alpha_drawn: float, alpha
 
 
 def self_attention_equation(i: int, j: int, tokens: str, cell: dict, q_i, k_j, v_j, drawn: float, recomputed: float,
-                            layer: int, head: int, kind: str) -> str:
+                            layer: int, head: int, kind: str, step: int | None = None) -> str:
     """Worked numbers of w_ij = softmax_j(q_i . k_j / sqrt(k)) for the selected head."""
     k = len(q_i)
     src = ("q<sub>i</sub> = W<sub>q</sub> x<sub>i</sub> + b<sub>q</sub>, k<sub>j</sub> = W<sub>k</sub> x<sub>j</sub> "
@@ -112,10 +61,49 @@ def self_attention_equation(i: int, j: int, tokens: str, cell: dict, q_i, k_j, v
                   f"exp({cell['score']:+.3f} &minus; {cell['lse']:.3f}) = <b>{cell['w']:.4f}</b>")
     return (
         f"<div>Layer {layer}, head {head}: query <b>i = {i}</b> ('{_esc(tokens[i])}'), key <b>j = {j}</b> "
-        f"('{_esc(tokens[j])}'), key dimension k = {k}</div><div style='color:#555'>{src}</div>"
+        f"('{_esc(tokens[j])}'), key dimension k = {k}"
+        + (f", weights of step {step}" if step is not None else "") + "</div>"
+        f"<div style='color:#555'>{src}</div>"
         f"<div>q<sub>i</sub> = {_vec(q_i)}<br>k<sub>j</sub> = {_vec(k_j)}<br>v<sub>j</sub> = {_vec(v_j)}</div>"
         f"<div>w'<sub>ij</sub> = q<sub>i</sub> &middot; k<sub>j</sub>{div} = <b>{cell['score']:+.3f}</b></div>"
         f"<div>{w_line}</div>"
         f"<div>drawn: <b>{drawn:.4f}</b>, recomputed in float64 from the model's weights: {recomputed:.4f} "
         f"(difference {abs(drawn - recomputed):.1e})</div>"
         "<div>y<sub>i</sub> = &Sigma;<sub>j</sub> w<sub>ij</sub> v<sub>j</sub>; every row of w sums to 1.</div>")
+
+
+def progress_line(part1: dict | None, part2: dict | None, baseline: float, window: int = WINDOW) -> str:
+    """One line about both trainings; part1 / part2 are None before their first step, else
+    dicts of step, seconds and running means (alignment, loss) over the last ``window`` batches."""
+    parts = []
+    if part1:
+        parts.append(f"Part 1: step <b>{part1['step']}</b> &middot; {part1['seconds']:.0f} s &middot; alignment "
+                     f"accuracy <b>{100 * part1['alignment']:.0f}%</b>")
+    if part2:
+        parts.append(f"Part 2: step <b>{part2['step']}</b> &middot; loss <b>{part2['loss']:.2f}</b> nats/char "
+                     f"(letter frequencies alone: {baseline:.2f})")
+    if not parts:
+        return ""
+    return (f"<span style='font-size:15px'>Means over the last {window} batches. "
+            + " &nbsp;|&nbsp; ".join(parts) + "</span>")
+
+
+def shuffle_note(gap: float) -> str:
+    equi = gap < 1e-4
+    why = ("no position information and no causal mask: the model is permutation equivariant, so the new "
+           "matrix is the old one with rows and columns shuffled alike" if equi else
+           "position embeddings or the causal mask tell the model where each token is, so shuffling the "
+           "input changes more than the order of the output")
+    return (f"<div style='font-size:15px'>Shuffled. Largest |f(shuffled x) &minus; shuffled "
+            f"f(x)| = <b>{gap:.1e}</b>: {why}.</div>")
+
+
+def switch_sentence(name: str, causal: bool, scaled: bool, position: str, kind: str) -> str:
+    """What a switch of part 2 did (each builds a new, untrained transformer)."""
+    what = {"causal": "Causal mask " + ("on" if causal else "off: each token can see the next one, so predicting "
+                                                            "it is cheating. Train and watch the loss"),
+            "scaled": "Scores " + ("divided by sqrt(k)" if scaled else "not scaled"),
+            "position": f"Position embedding: {position}",
+            "kind": "Attention: " + ("keys, queries and values" if kind == "qkv"
+                                     else "parameter-free, w_ij = x_i . x_j")}[name]
+    return what + ". A new transformer was built; press Train in part 2."
