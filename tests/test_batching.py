@@ -243,3 +243,62 @@ def test_vocab_encodes_and_decodes_with_pad_and_unk():
     assert c.lengths.tolist() == [3, 2]
     chars = tokenise("ab a", TextConfig(level="char"))
     assert chars.tokens == [["a", "b", " ", "a"]]
+
+
+# -- the dashboard's scene and Measure job (seqviz.experiments.batching) ----------------------
+
+
+def test_time_lstm_median_is_the_middle_run_and_says_so():
+    lengths = torch.tensor([3, 9, 4, 4, 1, 7])
+    batches = [torch.tensor([0, 1, 2]), torch.tensor([3, 4, 5])]
+    (r,) = time_lstm(lengths, {"packed": (batches, True)}, TimingConfig(hidden=8, dim=4, reps=3, stat="median"),
+                     gen(0), torch.device("cpu"), "cpu")
+    assert r.runs == 3 and r.stat == "median" and len(r.all_ms) == 3 and r.ms == sorted(r.all_ms)[1]
+    (m,) = time_lstm(lengths, {"padded": (batches, False)}, TimingConfig(hidden=8, dim=4, reps=2), gen(0),
+                     torch.device("cpu"), "cpu")
+    assert m.stat == "min" and m.ms == min(m.all_ms)  # the benchmark's default is unchanged
+    with pytest.raises(ValueError):
+        time_lstm(lengths, {}, TimingConfig(stat="mean"), gen(0), torch.device("cpu"), "cpu")
+
+
+def test_scene_matches_direct_counts():
+    from seqviz.experiments.batching import SceneConfig, make_scene
+
+    s = make_scene(SceneConfig(source="random", n=50, max_len=30, batch_size=6, seed=2))
+    assert s.batch.tokens.shape == (6, int(s.lengths[:6].max())) and s.steps == int(s.lengths[:6].max())
+    assert sorted(torch.cat(s.random_batches).tolist()) == list(range(50))  # every sequence once
+    assert sorted(torch.cat(s.sorted_batches).tolist()) == list(range(50))
+    srt = [int(s.lengths[i]) for ix in s.sorted_batches for i in ix.tolist()]
+    assert srt == sorted(srt)
+    assert s.layout.batch_sizes == [int((s.lengths[:6] > t).sum()) for t in range(s.steps)]
+
+
+def test_scene_error_says_what_to_type():
+    from seqviz.experiments.batching import SceneConfig, SceneError, make_scene
+
+    with pytest.raises(SceneError, match="type or paste"):
+        make_scene(SceneConfig(text=" \n\t "))
+
+
+def test_timing_job_measures_one_configuration_per_step_and_finishes():
+    from seqviz.experiments.batching import ALL_MEASURED, SceneConfig, TimingJob, make_scene
+    from seqviz.training import Finished
+
+    s = make_scene(SceneConfig(text="a b c\nd e\nf g h i\nj", batch_size=2))
+    stop = []
+    job = TimingJob(s, 8, torch.device("cpu"), "cpu", reps=3, dim=4, stop=lambda: bool(stop))
+    first = job.step()
+    assert first.name == "padded, shuffled" and first.runs == 3 and first.ms == sorted(first.all_ms)[1]
+    assert first.cells == sum(len(ix) * int(s.lengths[ix].max()) for ix in s.random_batches)
+    stop.append(1)
+    assert job.step() is None and len(job.results) == 1  # a stopped pass is no measurement
+    stop.clear()
+    names = [job.step().name for _ in range(3)]
+    assert names == ["packed, shuffled", "padded, sorted", "packed, sorted"]
+    assert job.results[1].cells == int(s.lengths.sum())
+    with pytest.raises(Finished, match=ALL_MEASURED):
+        job.step()
+    other = TimingJob(s, 8, torch.device("cpu"), "cpu", dim=4)
+    other.cancel("the data changed")
+    with pytest.raises(Finished, match="the data changed"):
+        other.step()

@@ -7,6 +7,9 @@
   the number of cells each computes and the device it ran on.
 - ``onehot_vs_embedding``: one-hot rows times W equal an embedding lookup.
 
+(The dashboard's scene, which runs all of these on one data set, is
+``seqviz.experiments.batching``.)
+
 Why packing is slower on a CPU (torch 2.13, measured with torch.profiler, see
 docs/batching.md): a padded batch, or a packed one whose sequences all have the
 same length, runs as one oneDNN kernel (``mkldnn_rnn_layer``) forward and one
@@ -20,6 +23,7 @@ adds it up: T * N * 4H floats written twice, which grows like T^2 * B.
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -28,11 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqviz.data.batching import (
-    LengthConfig, PackedLayout, PaddedBatch, Waste, bucket_by_length, pack, pack_layout, pad, padding_waste,
-    random_batches, random_sequences, sample_lengths,
-)
-from seqviz.data.text import FILLER_WORDS, PAD, SAMPLE_TEXT, UNK, TextConfig, tokenise
+from seqviz.data.batching import PaddedBatch, pack, padding_waste
 
 
 @dataclass
@@ -158,16 +158,20 @@ def onehot_vs_embedding(ids: torch.Tensor, emb: nn.Embedding) -> OneHotView:
 class TimingConfig:
     hidden: int = 128  # H, LSTM hidden units
     dim: int = 32  # D, input features per step
-    reps: int = 2  # timed repeats; the fastest is reported (least disturbed by other work)
+    reps: int = 2  # timed repeats of the whole pass
+    stat: str = "min"  # what ``Timing.ms`` reports: "min" (the fastest repeat, least disturbed) or "median"
 
 
 @dataclass
 class Timing:
     name: str  # e.g. "packed, sorted batches"
-    ms: float  # forward+backward wall time over all batches, fastest repeat
+    ms: float  # forward+backward wall time over all batches: the fastest or the median repeat (``stat``)
     cells: int  # LSTM cell evaluations computed: sum B_i*T_i padded, sum of lengths packed
     batches: int  # number of batches
     device: str  # where it ran, in words
+    runs: int = 1  # timed repeats behind ``ms``
+    stat: str = "min"  # "min" or "median" of those repeats
+    all_ms: list[float] = field(default_factory=list)  # every timed repeat, ms
 
 
 def packed_cpu_backward_bytes(lengths: torch.Tensor, batches: list[torch.Tensor], hidden: int, gates: int = 4) -> int:
@@ -199,6 +203,8 @@ def time_lstm(
     outputs at real positions only, so every variant computes the same gradient.
     Returns the finished variants (fewer if ``stop()`` turns True).
     """
+    if cfg.stat not in ("min", "median"):
+        raise ValueError(f"stat must be 'min' or 'median', not {cfg.stat!r}")
     with torch.random.fork_rng(devices=[]):  # leave the global RNG as it was
         lstm = nn.LSTM(cfg.dim, cfg.hidden, batch_first=True).to(device)
     g_params = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
@@ -221,8 +227,10 @@ def time_lstm(
                 out = lstm(x)[0][mask]
             lstm.zero_grad(set_to_none=True)
             out.sum().backward()
-        if device.type == "cuda":
+        if device.type == "cuda":  # kernels run asynchronously: wait for them before reading the clock
             torch.cuda.synchronize()
+        elif device.type == "mps":
+            torch.mps.synchronize()
 
     results = []
     for name, (batches, packed) in variants.items():
@@ -230,97 +238,18 @@ def time_lstm(
             break
         on_progress(f"Measuring {name} ...")
         one_pass(batches[:1], packed)  # warm-up: allocator, kernel selection
-        best = float("inf")
+        runs = []
         for _ in range(max(1, cfg.reps)):
             if stop():
                 break
             t0 = time.perf_counter()
             one_pass(batches, packed)
-            if not stop():
-                best = min(best, time.perf_counter() - t0)
-        if best == float("inf"):
+            if not stop():  # a pass cut short by stop() is not a measurement
+                runs.append((time.perf_counter() - t0) * 1000)
+        if not runs:
             break
+        ms = min(runs) if cfg.stat == "min" else statistics.median(runs)
         w = padding_waste(lengths, batches)
-        results.append(Timing(name, best * 1000, w.real_cells if packed else w.padded_cells, len(batches), device_label))
+        results.append(Timing(name, ms, w.real_cells if packed else w.padded_cells, len(batches), device_label,
+                              runs=len(runs), stat=cfg.stat, all_ms=runs))
     return results
-
-
-# -- everything the batching dashboard shows, from one config ------------------------
-
-
-@dataclass
-class SceneConfig:
-    source: str = "text"  # "text" (sentences typed by the user) or "random" (lengths from a distribution)
-    text: str = SAMPLE_TEXT  # source="text": one sentence per line
-    level: str = "word"  # source="text": a token is a "word" or a "char"acter
-    side: str = "right"  # pad on the "right" (after the tokens) or the "left"
-    dist: str = "heavy"  # source="random": "uniform" or "heavy" (power law plus long outliers)
-    n: int = 64  # source="random": N sequences in the data set
-    max_len: int = 40  # source="random": the longest possible sequence
-    batch_size: int = 8  # B: sequences per batch; the batch shown is the data set's first B
-    shrink: bool = False  # sorted batches shrink as sequences grow (budget: B * median length cells)
-    seed: int = 0  # seeds lengths, tokens, shuffling, model weights and labels
-
-
-@dataclass
-class Scene:
-    cfg: SceneConfig
-    notes: list[str]  # plain sentences for the status line
-    lengths: torch.Tensor  # (N,) lengths of the whole data set
-    words: list[list[str]]  # tokens of the shown batch, as text
-    batch: PaddedBatch  # the shown batch, (B, T)
-    layout: PackedLayout  # where the shown batch's tokens land in PackedSequence.data
-    random_batches: list[torch.Tensor]  # data set shuffled and cut into batches of B
-    sorted_batches: list[torch.Tensor]  # data set sorted by length and cut (shrinking if cfg.shrink)
-    waste_random: Waste
-    waste_sorted: Waste
-    budget: int | None  # padded cells per sorted batch when shrinking
-    final: FinalStates
-    loss: LossComparison
-    onehot: OneHotView
-    onehot_cols: list[int]  # vocabulary columns drawn in the one-hot picture
-    vocab_words: list[str]  # id -> token text
-
-
-class SceneError(ValueError):
-    """The input cannot make a batch; the message says what to do."""
-
-
-def make_scene(cfg: SceneConfig, dim: int = 8) -> Scene:
-    """Tokenise or sample the data set, then compute every layout and probe the dashboard draws.
-
-    ``dim`` is the embedding size E, which also prices a padded cell in bytes (float32).
-    Raises SceneError with a plain sentence when there is nothing to batch.
-    """
-    g = torch.Generator().manual_seed(int(cfg.seed))
-    notes: list[str] = []
-    if cfg.source == "text":
-        corpus = tokenise(cfg.text, TextConfig(level=cfg.level))
-        notes += corpus.notes
-        if not corpus.ids:
-            raise SceneError(corpus.notes[-1])
-        seqs, vocab_words = corpus.ids, corpus.vocab.itos
-    else:
-        lengths = sample_lengths(LengthConfig(kind=cfg.dist, n=cfg.n, min_len=min(3, cfg.max_len), max_len=cfg.max_len), g)
-        vocab_words = [PAD, UNK, *FILLER_WORDS]
-        seqs = random_sequences(lengths, len(vocab_words), g)
-    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # (N,)
-    N, B = len(seqs), max(1, int(cfg.batch_size))
-    if B > N:
-        notes.append(f"Batch size {B} is larger than the {N} sequence(s); the batch holds all {N}.")
-        B = N
-    shown = list(range(B))
-    batch = pad([seqs[i] for i in shown], side=cfg.side)
-    budget = B * max(1, int(lengths.float().median())) if cfg.shrink else None
-    rnd = random_batches(N, B, g)
-    srt = bucket_by_length(lengths, B, budget)
-    model = build_toy(ToyConfig(vocab=len(vocab_words), embed=dim), seed=int(cfg.seed))
-    ids = seqs[0][:12]  # (L,) at most 12 tokens of the first sequence
-    cols = sorted(set(range(min(len(vocab_words), 24))) | set(ids.tolist()))
-    return Scene(
-        cfg=cfg, notes=notes, lengths=lengths, words=[[vocab_words[int(i)] for i in seqs[b]] for b in shown],
-        batch=batch, layout=pack_layout(batch.lengths), random_batches=rnd, sorted_batches=srt,
-        waste_random=padding_waste(lengths, rnd, dim), waste_sorted=padding_waste(lengths, srt, dim),
-        budget=budget, final=final_states(model, batch), loss=tagger_loss(model, batch, g),
-        onehot=onehot_vs_embedding(ids, model.emb), onehot_cols=cols, vocab_words=list(vocab_words),
-    )
