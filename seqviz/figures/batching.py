@@ -1,38 +1,41 @@
-"""The batching figure: padding, packing, bucketing, what goes wrong, cost, one-hot.
+"""The batching figures: padding, packing, bucketing, what goes wrong, cost, one-hot.
 
-Rows (3 columns):
-  1  the padded batch (B x T): colour = mask, text = token            (full width)
-  2  PackedSequence.data order on the sorted batch, step t highlighted | batch_sizes[t]
-  3  random batches | sorted batches (real vs pad cells per sequence) | pad share
-  4  final h: last padded position vs true last token | loss with/without mask | timing
-  5  one-hot rows X | W (E x V) | X W^T = embedding lookup
+Panels, numbered as they appear on screen, top to bottom (3 columns):
+  1  the padded batch (B x T): colour = mask, text = token            (pane "grid")
+  2  PackedSequence.data order on the sorted batch, step t highlighted | batch_sizes[t]  (pane "packed")
+  3  shuffled batches | sorted batches (real vs pad cells per sequence) | pad share    (pane "rest", row 1)
+  4  final h: last padded position vs true last token | loss with/without mask      (row 2)
+  5  the measured cost (timing, press Measure)                                       (row 2, right)
+  6  one-hot rows X | W (E x V) | X W^T = embedding lookup                           (row 3)
 
-``build_batching_figures`` creates every trace, in three figures (row 1, row 2, rows 3-5) so
-that the step slider redraws only row 2; ``update_*`` change trace data and titles of a
-dict of those figures. ``trace(figs, uid)`` finds a trace by its tag (``meta``).
+``build_batching_figures`` makes the three skeletons once (traces tagged by ``meta``), so that
+the step slider redraws only the small "packed" pane. Every view after that is a pure
+function returning a patch (``seqviz.figures.patch``) for one pane: ``grid_patch``,
+``packed_patch``, ``step_patch``, ``waste_patch``, ``final_patch``, ``loss_patch``,
+``onehot_patch``, ``timing_patch``. None of them touches a figure.
 """
 
 from __future__ import annotations
 
-
-import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from seqviz.figures.patch import patch
 from seqviz.figures.theme import COLORS, DIVERGING, apply_theme
 
 REAL, PADC, STEP = COLORS["sky"], "#e4e4e4", COLORS["accent"]
 MASK_SCALE = [[0, PADC], [0.5, PADC], [0.5, REAL], [1, REAL]]
 STEP_SCALE = [[0, REAL], [0.5, REAL], [0.5, STEP], [1, STEP]]
 MAX_TEXT_CELLS = 640  # above this many cells, grids drop their per-cell text (unreadable anyway)
+MAX_WASTE_ROWS = 2000  # bars per batch panel: every sequence the dashboard can hold (its N is at most 2000)
 TITLES = {
     "grid": "1 · Padded batch B × T<br>blue: mask True (real token) · grey: &lt;pad&gt;",
-    "packed": "3 · PackedSequence.data: each token's row<br>orange: the rows read together at step t",
+    "packed": "2 · PackedSequence.data: each token's row<br>orange: the rows read together at step t",
     "bsizes": "batch_sizes[t]<br>the shrinking window",
-    "w_rand": "2 · Shuffled batches", "w_sorted": "2 · Sorted by length",
+    "w_rand": "3 · Shuffled batches", "w_sorted": "3 · Sorted by length",
     "w_share": "Share of pad cells<br>(bar text: their bytes)",
     "fs": "4 · Final h vs packed h_n", "loss": "4 · Loss: no mask vs masked",
-    "time": "5 · LSTM forward+backward<br>(press Measure)", "oh": "6 · One-hot rows X (L × V)",
+    "time": "5 · LSTM forward+backward", "oh": "6 · One-hot rows X (L × V)",
     "W": "W (E × V), ▼ = columns used", "lookup": "X Wᵀ = embedding lookup",
 }
 ORDER = ["grid", "packed", "bsizes", "w_rand", "w_sorted", "w_share", "fs", "loss", "time", "oh", "W", "lookup"]
@@ -47,6 +50,23 @@ PART_OF = {key: part for part, keys in PARTS.items() for key in keys}
 WIDTH = 960  # fixed: plotly falls back to 700 px when a pane is drawn before its container has a size
 _CELL = dict(xgap=1, ygap=1, showscale=False, texttemplate="%{text}", textfont=dict(size=12))
 _MARGIN = dict(l=90, r=30, t=60, b=40)
+TIME_AXES = ("xaxis6", "yaxis6")  # the timing panel: row 2, column 3 of the "rest" pane
+HINT = f"annotations[{len(PARTS['rest'])}]"  # the timing panel's message, after the subplot titles
+
+
+def press_measure(hidden: int = 128) -> str:
+    """The timing panel's message while nothing is measured."""
+    return (f"Nothing measured yet.<br>Press <b>Measure</b> to time<br>LSTM (H = {hidden}) forward<br>+ backward "
+            "on this data set:<br>padded and packed,<br>shuffled and sorted.")
+
+
+def title_key(key: str) -> str:
+    """The layout key of panel ``key``'s title in its pane's figure (for patches and tests)."""
+    return f"annotations[{PARTS[PART_OF[key]].index(key)}]"
+
+
+def _title(key: str, text: str) -> dict:
+    return {title_key(key): {"text": text}}
 
 
 def _tagged(fig: go.Figure) -> go.Figure:
@@ -56,8 +76,8 @@ def _tagged(fig: go.Figure) -> go.Figure:
 
 
 def build_batching_figures(width: int = WIDTH) -> dict[str, go.Figure]:
-    """Every trace, empty, in three figures stacked in the page: "grid" (row 1), "packed"
-    (row 2) and "rest" (rows 3-5). Three rather than one: plotly redraws a whole figure on
+    """Every trace, empty, in three figures stacked in the page: "grid" (panel 1), "packed"
+    (panel 2) and "rest" (panels 3-6). Three rather than one: plotly redraws a whole figure on
     any data change, and the step slider then redraws two panels instead of twelve."""
     return {"grid": _grid_figure(width), "packed": _packed_figure(width), "rest": _rest_figure(width)}
 
@@ -133,30 +153,17 @@ def _rest_figure(width: int) -> go.Figure:
     fig.update_yaxes(title_text="% of cells", row=1, col=3)
     fig.update_yaxes(title_text="‖h − h_n(packed)‖", row=2, col=1)
     fig.update_yaxes(title_text="cross-entropy", row=2, col=2)
-    fig.update_yaxes(title_text="ms (text: cells computed)", title_font_size=13, row=2, col=3)
+    fig.update_yaxes(title_text="ms", title_font_size=13, row=2, col=3)
     fig.update_xaxes(title_text="column k of the vocabulary", row=3, col=1)
     fig.update_xaxes(title_text="embedding unit", row=3, col=3)
     fig.update_xaxes(tickangle=0, tickfont=dict(size=12), row=2, col=3)
+    # The timing panel holds a plain message, not empty axes, until something is measured.
+    x6, y6 = fig.layout.xaxis6.domain, fig.layout.yaxis6.domain
+    fig.add_annotation(text=press_measure(), xref="paper", yref="paper", x=(x6[0] + x6[1]) / 2,
+                       y=(y6[0] + y6[1]) / 2, xanchor="center", yanchor="middle", showarrow=False, align="center",
+                       font=dict(size=15, color="#333"), bgcolor="#f4f4f4", bordercolor="#bbb", borderpad=8)
+    fig.update_layout(xaxis6=dict(visible=False), yaxis6=dict(visible=False))
     return _tagged(fig)
-
-
-def trace(figs: dict, uid: str):
-    """The trace tagged ``uid`` (its ``meta``), in whichever of the figures holds it."""
-    for fig in figs.values():
-        for tr in fig.data:
-            if tr.meta == uid:
-                return tr
-    raise KeyError(uid)
-
-
-def set_title(figs: dict, key: str, text: str) -> None:
-    part = PART_OF[key]
-    figs[part].layout.annotations[PARTS[part].index(key)].text = text
-
-
-def title(figs: dict, key: str) -> str:
-    part = PART_OF[key]
-    return figs[part].layout.annotations[PARTS[part].index(key)].text
 
 
 def _short(tok: str, n: int = 6) -> str:
@@ -172,79 +179,28 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def update_batch(figs: dict, scene) -> None:
-    """Everything that depends on the data set and the shown batch (not the step slider)."""
-    b = scene.batch
-    B, T = b.tokens.shape
-    show_text = B * T <= MAX_TEXT_CELLS
-    ylab = [f"seq {i} (L={int(L)})" for i, L in enumerate(b.lengths)]
+def _dtick(T: int, n_ticks: int) -> int:
+    return max(1, -(-T // n_ticks))  # whole time steps, at most about n_ticks labels
+
+
+def grid_patch(batch, words: list[list[str]]) -> dict:
+    """Panel 1 ("grid" pane): the padded batch, its mask, each cell's token."""
+    B, T = batch.tokens.shape
+    ylab = [f"seq {i} (L={int(L)})" for i, L in enumerate(batch.lengths)]
     text = [["" for _ in range(T)] for _ in range(B)]
-    if show_text:
-        for i, words in enumerate(scene.words):
-            cols = np.flatnonzero(b.mask[i].numpy())
-            for t in range(T):
-                text[i][t] = "·"
-            for t, w in zip(cols, words):
+    if B * T <= MAX_TEXT_CELLS:
+        mask = batch.mask.tolist()
+        for i, toks in enumerate(words):
+            cols = [t for t in range(T) if mask[i][t]]
+            text[i] = ["·"] * T
+            for t, w in zip(cols, toks):
                 text[i][t] = _short(w)
-    trace(figs, "grid").update(z=b.mask.int().tolist(), x=list(range(T)), y=ylab, text=text)
-    set_title(figs, "grid", f"1 · Padded batch B × T = {B} × {T}, pads on the {b.side}: {b.pad_cells} of {B * T} "
-                           "cells are pads<br>blue: mask True (real token) · grey: &lt;pad&gt;")
-    lay = scene.layout
-    trace(figs, "packed").update(x=list(range(T)), y=[f"#{k}: seq {s} (L={lay.lengths[s]})"
-                                                      for k, s in enumerate(lay.sorted_indices)])
-    z, text = packed_cells(lay)
-    trace(figs, "packed").update(z=z, text=text if B * T <= MAX_TEXT_CELLS else None)
-    trace(figs, "bsizes").update(x=list(range(T)), y=lay.batch_sizes)
-    for ax, n_ticks in ((figs["grid"].layout.xaxis, 12), (figs["packed"].layout.xaxis, 10),
-                       (figs["packed"].layout.xaxis2, 5)):
-        ax.dtick = max(1, -(-T // n_ticks))  # whole time steps, at most about n_ticks labels
-    for key, batches, w in (("rand", scene.random_batches, scene.waste_random),
-                            ("sorted", scene.sorted_batches, scene.waste_sorted)):
-        _waste_bars(figs, key, scene.lengths, batches)
-        what = "shuffled" if key == "rand" else ("sorted, shrinking" if scene.budget else "sorted")
-        set_title(figs, f"w_{key}", f"2 · {len(batches)} {what} batches<br>{100 * w.share:.0f}% of cells are pads")
-    wr, ws = scene.waste_random, scene.waste_sorted
-    trace(figs, "w_share").update(y=[100 * wr.share, 100 * ws.share],
-                                    text=[fmt_bytes(wr.pad_bytes), fmt_bytes(ws.pad_bytes)])
-    f = scene.final
-    xs = [f"s{i} L={L}" for i, L in enumerate(f.lengths)]
-    trace(figs, "fs_pad").update(x=xs, y=f.err_last_padded)
-    trace(figs, "fs_true").update(x=xs, y=f.err_true_last)
-    top = max([*f.err_last_padded, *f.err_true_last, 1e-6])
-    figs["rest"].layout.yaxis4.range = [0, 1.5 * top]  # head room for the legend inside the panel
-    set_title(figs, "fs", f"4 · Final h vs packed h_n<br>({b.side} padding)")
-    lo = scene.loss
-    trace(figs, "loss").update(y=[lo.unmasked, lo.masked], text=[f"{lo.unmasked:.4f}", f"{lo.masked:.4f}"])
-    set_title(figs, "loss", f"4 · Loss: no mask vs masked<br>difference {lo.unmasked - lo.masked:+.4f}")
-    _onehot(figs, scene)
-
-
-def _waste_bars(figs: dict, key, lengths, batches, max_rows: int = 1200) -> None:
-    ys, real, width, info, row = [], [], [], [], 0
-    for bi, ix in enumerate(batches):
-        T_i = int(lengths[ix].max())
-        for i in ix.tolist():
-            if len(ys) >= max_rows:
-                break
-            ys.append(row)
-            real.append(int(lengths[i]))
-            width.append(T_i)
-            info.append(f"batch {bi} ({len(ix)} seqs, T={T_i}): seq {i}, L={int(lengths[i])}")
-            row += 1
-        row += max(1, len(ys) // 60)  # a gap between batches
-    trace(figs, f"w_{key}_real").update(y=ys, x=real, base=[0] * len(ys), customdata=info)
-    trace(figs, f"w_{key}_pad").update(y=ys, x=[w - r for w, r in zip(width, real)], base=real, customdata=info)
-
-
-def _onehot(figs, scene) -> None:
-    v, cols, names = scene.onehot, scene.onehot_cols, scene.vocab_words
-    xl = [f"{c}:{_short(names[c], 5)}" for c in cols]
-    yl = [f"{t}:{_short(names[i], 6)}" for t, i in enumerate(v.ids)]
-    trace(figs, "oh").update(z=v.onehot[:, cols].int().tolist(), x=xl, y=yl)
-    trace(figs, "W").update(z=v.weight[:, cols].tolist(), x=xl, y=[f"e{e}" for e in range(v.weight.shape[0])])
-    trace(figs, "W_sel").update(x=[xl[cols.index(i)] for i in sorted(set(v.ids))], y=["e0"] * len(set(v.ids)))
-    trace(figs, "lookup").update(z=v.lookup.tolist(), x=[f"e{e}" for e in range(v.lookup.shape[1])], y=yl)
-    set_title(figs, "lookup", f"X Wᵀ = embedding lookup<br>max |difference| = {v.max_abs_diff:.1g}")
+    pads = int((~batch.mask).sum())
+    return patch(
+        {"grid": {"z": batch.mask.int().tolist(), "x": list(range(T)), "y": ylab, "text": text}},
+        {**_title("grid", f"1 · Padded batch B × T = {B} × {T}, pads on the {batch.side}: {pads} of {B * T} "
+                          "cells are pads<br>blue: mask True (real token) · grey: &lt;pad&gt;"),
+         "xaxis": {"dtick": _dtick(T, 12)}})
 
 
 def packed_cells(layout, t: int | None = None):
@@ -259,30 +215,137 @@ def packed_cells(layout, t: int | None = None):
     return z, text
 
 
-def step_text(layout, t: int) -> str:
-    rows = layout.rows_at(t)
-    return (f"step t={t}: the RNN reads rows {rows.start}–{rows.stop - 1} of .data together "
-            f"(batch_sizes[{t}] = {layout.batch_sizes[t]})")
+def clamp_step(layout, t) -> int:
+    return min(max(0, int(t)), len(layout.batch_sizes) - 1)
 
 
-def update_step(figs: dict, layout, t: int) -> None:
-    """Highlight the rows of PackedSequence.data the RNN reads together at step t (only the
-    "packed" figure changes)."""
+def step_patch(layout, t: int) -> dict:
+    """Panel 2, step t only: the rows of PackedSequence.data the RNN reads together at step t
+    (the step slider's view: two traces of the small "packed" pane)."""
     T = len(layout.batch_sizes)
-    t = min(max(0, int(t)), T - 1)
-    trace(figs, "packed").z = packed_cells(layout, t)[0]
-    trace(figs, "bsizes").marker.color = [STEP if s == t else REAL for s in range(T)]
+    t = clamp_step(layout, t)
+    return patch({"packed": {"z": packed_cells(layout, t)[0]},
+                  "bsizes": {"marker": {"color": [STEP if s == t else REAL for s in range(T)]}}})
+
+
+def packed_patch(layout, t: int) -> dict:
+    """Panel 2 ("packed" pane) whole: the sorted batch with each token's row of .data, batch_sizes[t]."""
+    T, B = len(layout.batch_sizes), len(layout.lengths)
+    t = clamp_step(layout, t)
+    z, text = packed_cells(layout, t)
+    return patch(
+        {"packed": {"x": list(range(T)), "z": z, "text": text if B * T <= MAX_TEXT_CELLS else None,
+                    "y": [f"#{k}: seq {s} (L={layout.lengths[s]})" for k, s in enumerate(layout.sorted_indices)]},
+         "bsizes": {"x": list(range(T)), "y": list(layout.batch_sizes),
+                    "marker": {"color": [STEP if s == t else REAL for s in range(T)]}}},
+        {"xaxis": {"dtick": _dtick(T, 10)}, "xaxis2": {"dtick": _dtick(T, 5)}})
+
+
+def waste_bars(lengths, batches, max_rows: int = MAX_WASTE_ROWS) -> dict:
+    """One bar per sequence, batch by batch: ``y`` rows, ``real`` tokens, ``pad`` cells up to the
+    batch's longest member, hover ``info``; ``shown`` sequences drawn of ``total``."""
+    ys, real, pad, info, row = [], [], [], [], 0
+    L = [int(x) for x in lengths.tolist()]
+    for bi, ix in enumerate(batches):
+        members = ix.tolist()
+        T_i = max(L[i] for i in members) if members else 0
+        for i in members:
+            if len(ys) >= max_rows:
+                break
+            ys.append(row)
+            real.append(L[i])
+            pad.append(T_i - L[i])
+            info.append(f"batch {bi} ({len(members)} seqs, T={T_i}): seq {i}, L={L[i]}")
+            row += 1
+        row += max(1, len(ys) // 60)  # a gap between batches
+    return {"y": ys, "real": real, "pad": pad, "info": info, "shown": len(ys), "total": len(L)}
+
+
+def pad_share(bars: dict) -> float:
+    """Share of the drawn cells that are padding, counted from the bars themselves."""
+    cells = sum(bars["real"]) + sum(bars["pad"])
+    return sum(bars["pad"]) / cells if cells else 0.0
+
+
+def waste_patch(lengths, random_batches, sorted_batches, bytes_per_cell: int, shrinking: bool) -> dict:
+    """Panel 3 ("rest" pane, row 1): shuffled vs sorted batches, bar per sequence, and the share
+    of padding. Every percentage is counted from the bars drawn (the batches shown)."""
+    traces, layout, shares, pad_bytes = {}, {}, [], []
+    for key, batches in (("rand", random_batches), ("sorted", sorted_batches)):
+        bars = waste_bars(lengths, batches)
+        share = pad_share(bars)
+        shares.append(100 * share)
+        pad_bytes.append(sum(bars["pad"]) * bytes_per_cell)
+        traces[f"w_{key}_real"] = {"y": bars["y"], "x": bars["real"], "base": [0] * bars["shown"],
+                                   "customdata": bars["info"]}
+        traces[f"w_{key}_pad"] = {"y": bars["y"], "x": bars["pad"], "base": bars["real"], "customdata": bars["info"]}
+        what = "shuffled" if key == "rand" else ("sorted, shrinking" if shrinking else "sorted")
+        cut = "" if bars["shown"] == bars["total"] else f" (first {bars['shown']} of {bars['total']} drawn)"
+        layout.update(_title(f"w_{key}", f"3 · {len(batches)} {what} batches<br>{shares[-1]:.0f}% of cells are "
+                                         f"pads{cut}"))
+    traces["w_share"] = {"y": shares, "text": [fmt_bytes(b) for b in pad_bytes]}
+    return patch(traces, layout)
+
+
+def final_patch(final, side: str) -> dict:
+    """Panel 4, left: distance of the padded run's final h (last padded position / true last
+    token) from the packed run's h_n, per sequence."""
+    xs = [f"s{i} L={L}" for i, L in enumerate(final.lengths)]
+    top = max([*final.err_last_padded, *final.err_true_last, 1e-6])
+    return patch({"fs_pad": {"x": xs, "y": list(final.err_last_padded)},
+                  "fs_true": {"x": xs, "y": list(final.err_true_last)}},
+                 {"yaxis4": {"range": [0, 1.5 * top]},  # head room for the legend inside the panel
+                  **_title("fs", f"4 · Final h vs packed h_n<br>({side} padding)")})
+
+
+def loss_patch(loss) -> dict:
+    """Panel 4, middle: mean cross-entropy over every cell vs over real tokens only."""
+    return patch({"loss": {"y": [loss.unmasked, loss.masked], "text": [f"{loss.unmasked:.4f}", f"{loss.masked:.4f}"]}},
+                 _title("loss", f"4 · Loss: no mask vs masked<br>difference {loss.unmasked - loss.masked:+.4f}"))
+
+
+def onehot_patch(view, cols: list[int], names: list[str]) -> dict:
+    """Panel 6: one-hot rows X, the embedding matrix W (columns used marked), X Wᵀ = lookup."""
+    xl = [f"{c}:{_short(names[c], 5)}" for c in cols]
+    yl = [f"{t}:{_short(names[i], 6)}" for t, i in enumerate(view.ids)]
+    used = sorted(set(view.ids))
+    return patch(
+        {"oh": {"z": view.onehot[:, cols].int().tolist(), "x": xl, "y": yl},
+         "W": {"z": view.weight[:, cols].tolist(), "x": xl, "y": [f"e{e}" for e in range(view.weight.shape[0])]},
+         "W_sel": {"x": [xl[cols.index(i)] for i in used], "y": ["e0"] * len(used)},
+         "lookup": {"z": view.lookup.tolist(), "x": [f"e{e}" for e in range(view.lookup.shape[1])], "y": yl}},
+        _title("lookup", f"X Wᵀ = embedding lookup<br>max |difference| = {view.max_abs_diff:.1g}"))
 
 
 def _cells(n: int) -> str:
     return f"{n / 1e6:.2g}M" if n >= 1e6 else (f"{n / 1e3:.2g}k" if n >= 1e3 else str(n))
 
 
-def update_timing(figs: dict, timings) -> None:
-    """Bars of measured ms per variant, with the count of LSTM cells each computed."""
+def how_measured(timings) -> str:
+    """What each bar is, in words: e.g. "median of 3 runs" (the numbers are noisy)."""
+    if not timings:
+        return ""
+    runs = {t.runs for t in timings}
+    n = f"{runs.pop()}" if len(runs) == 1 else f"{min(t.runs for t in timings)}-{max(t.runs for t in timings)}"
+    stat = "median" if timings[0].stat == "median" else "fastest"
+    return f"{stat} of {n} run{'s' if n != '1' else ''}"
+
+
+def timing_patch(timings, hidden: int | None = None, note: str | None = None) -> dict:
+    """Panel 5: measured ms per configuration (bar text: ms and the LSTM cells it computed).
+    Nothing measured: no axes, a message in the plot area (``note``, or "press Measure").
+    ``note`` with timings: the bars fade and the message says why (e.g. measured with another H)."""
+    shown = bool(timings)
+    layout = {TIME_AXES[0]: {"visible": shown}, TIME_AXES[1]: {"visible": shown},
+              HINT: {"visible": bool(note) or not shown, "text": note or press_measure(hidden or 128)}}
+    if not shown:
+        layout.update(_title("time", TITLES["time"]))
+        return patch({"time": {"x": [], "y": [], "text": [], "marker": {"color": [], "opacity": 1}}}, layout)
     colors = [COLORS["rnn"] if "packed" in t.name else COLORS["lstm"] for t in timings]
-    trace(figs, "time").update(x=[t.name.replace(", ", "<br>") for t in timings], y=[t.ms for t in timings],
-                                 text=[f"{t.ms:.3g} ms<br>{_cells(t.cells)}" for t in timings], marker_color=colors)
-    figs["rest"].layout.yaxis6.range = [0, 1.35 * max([t.ms for t in timings], default=1.0)]  # room for the bar text
-    dev = f"on {timings[0].device}" if timings else "(press Measure)"
-    set_title(figs, "time", f"5 · LSTM forward+backward<br>{dev}")
+    layout[TIME_AXES[1]].update(range=[0, 1.35 * max(t.ms for t in timings)],  # room for the bar text
+                                title={"text": f"ms, {how_measured(timings)}"})
+    h = f", H = {hidden}" if hidden else ""
+    layout.update(_title("time", f"5 · LSTM forward+backward{h}<br>on {timings[0].device}"))
+    return patch({"time": {"x": [t.name.replace(", ", "<br>") for t in timings], "y": [t.ms for t in timings],
+                           "text": [f"{t.ms:.3g} ms<br>{_cells(t.cells)} cells" for t in timings],
+                           "marker": {"color": colors, "opacity": 0.3 if note else 1}}}, layout)
