@@ -81,6 +81,8 @@ class ReceptiveFieldDashboard(LiveDashboard):
         self._racing = False
         self._viewer = None  # a copy of the TCN holding a snapshot's weights (the timeline)
         bind_all(self.c, s, self.status)
+        self.c["custom"].disabled = s.schedule != "custom"
+        self.c["n_blocks"].disabled = s.schedule == "custom"
         on = self.guarded
         b = self.buttons
         b["train"].on_click(on("start the race")(lambda _: self.train()))
