@@ -254,8 +254,9 @@ def test_curves_are_running_means_with_baselines_and_a_stated_window(d):
     np.testing.assert_allclose(y(d, "acc_att")[-1], acc[-WINDOW:].mean())
     assert y(d, "loss_chance")[0] == pytest.approx(math.log(10)) and y(d, "acc_chance")[0] == pytest.approx(0.1)
     assert trace(d, "acc_chance").showlegend and "letter frequencies" in trace(d, "acc_chance").name
-    title = d.panes["part1_curves"].figure.layout.xaxis.title.text
-    assert f"mean of the last {WINDOW} batches" in title
+    notes = [a.text for a in d.panes["part1_curves"].figure.layout.annotations]
+    assert sum(f"mean of the last {WINDOW} batches" in t for t in notes) == 1
+    assert f"mean of the last {WINDOW} batches" in d.panes["part2_curves"].figure.layout.xaxis.title.text
     d._refreshed()
     assert d.progress.value.count(f"last {WINDOW} batches") == 1  # stated once
     al = h.alignment

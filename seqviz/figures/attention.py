@@ -73,6 +73,7 @@ SIZES = {"part1": (420, 450, 110, None, 0.0), "part1_curves": (640, 450, 110, 1.
          "part2": (680, 600, 60, None, 0.0), "part2_query": (680, 600, 60, None, 0.14),
          "part2_curves": (1360, 380, 110, 1.1, 0.09)}
 CURVE_X = f"step (lines: mean of the last {WINDOW} batches; faint: each batch)"
+CURVE_NOTE = f"lines: mean of the last {WINDOW} batches; faint: each batch"
 # which pane each builder's patch is for
 PANE = {"alignment_patch": "part1", "s2s_curves_patch": "part1_curves", "length_patch": "part1_length",
         "self_attention_patch": "part2", "selection_box_patch": "part2", "query_patch": "part2_query",
@@ -138,8 +139,8 @@ def _make(name: str) -> go.BaseTraceType:
 
 LAYOUT = {
     "align": dict(x=dict(title="source step j"), y=dict(title="output step i", autorange="reversed")),
-    "s2s_loss": dict(x=dict(title=dict(text=CURVE_X, font_size=13)), y=dict(type="log", nticks=5)),
-    "s2s_acc": dict(x=dict(), y=dict(range=[0, 1.02])),
+    "s2s_loss": dict(x=dict(title="step"), y=dict(type="log", dtick=1)),  # 0.1, 1: no unlabelled 2s and 5s
+    "s2s_acc": dict(x=dict(title="step"), y=dict(range=[0, 1.02])),
     "length": dict(x=dict(title="source length S"), y=dict(range=[0, 1.02], title="greedy accuracy")),
     "self": dict(x=dict(title="key j"), y=dict(title="query i", autorange="reversed")),
     # tick labels are a large share of plotly's redraw time: the heatmap beside these carries the tokens
@@ -171,8 +172,12 @@ def _build_skeleton(part: str) -> go.Figure:
     for p in PANELS[part]:
         axes[AXES[p][0]], axes[AXES[p][1]] = LAYOUT[p]["x"], LAYOUT[p]["y"]
     legend = dict(showlegend=False) if legend_y is None else _legends(fig, part, legend_y)
-    apply_theme(fig, height=height, width=width, margin=dict(l=70, r=30, t=top, b=60), **legend, **axes)
+    apply_theme(fig, height=height, width=width, margin=dict(l=70, r=30, t=top, b=60 + 25 * (part == "part1_curves")),
+                **legend, **axes)
     fig.update_annotations(font_size=15)
+    if part == "part1_curves":  # the window, said once under both panels (an axis title would be cut off)
+        fig.add_annotation(text=CURVE_NOTE, xref="paper", yref="paper", x=0.5, y=-0.27, showarrow=False,
+                           font=dict(size=13))
     return fig
 
 

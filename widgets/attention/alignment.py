@@ -59,7 +59,7 @@ class AlignmentPart:
         with self._draw:
             self.task, self.run = build_s2s(self.p, tcfg, st.cell, self.device)
             self.chance = self.task.frequency_baseline()
-            self.viewers = {k: copy.deepcopy(m) for k, m in self.run.models.items()}
+            self.viewers = None  # copies of the models for the timeline, made when it first leaves the live end
             self._loaded = None
             self.timeline.reset(0)
             lo, hi = self.task.train_lengths
@@ -96,6 +96,9 @@ class AlignmentPart:
             return
         step, snap = sel
         with self._viewing:
+            if self.viewers is None:
+                with self.run.lock:
+                    self.viewers = {k: copy.deepcopy(m) for k, m in self.run.models.items()}
             if self._loaded != step:
                 for k, m in self.viewers.items():
                     m.load_state_dict(snap[k])
