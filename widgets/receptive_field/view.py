@@ -292,6 +292,8 @@ class ReceptiveFieldDashboard(LiveDashboard):
             sel = self.timeline.selected()
             self.panes["race"].apply(P.race_view(r, None if sel is None else sel[1]["steps"]))
             self.refresh_times.append(time.monotonic())
+            if len(self.refresh_times) > 4000:  # bounded: the newest half stays
+                del self.refresh_times[:2000]
         if self.gate.ready("table", TABLE_HZ, (), force):
             self._table()
 
