@@ -75,11 +75,14 @@ class ReceptiveFieldDashboard(LiveDashboard):
                                  status=self.status)
         self.race: Race | None = None
         self.causal_note = ""
-        self._lock = threading.RLock()  # rebuilds and deferred views (never taken by the training thread)
+        # rebuilds and deferred views; never taken by the training thread (a rebuild holds it while
+        # it waits for that thread to stop)
+        self._lock = threading.RLock()
         self._built = None  # arch_key of the race
         self._drawn = None  # arch_key of the diagram's grid
         self._racing = False
         self._viewer = None  # a copy of the TCN holding a snapshot's weights (the timeline)
+        self._viewer_lock = threading.Lock()  # (views may be drawn from a when_drawn timer thread)
         bind_all(self.c, s, self.status)
         self.c["custom"].disabled = s.schedule != "custom"
         self.c["n_blocks"].disabled = s.schedule == "custom"
@@ -117,6 +120,8 @@ class ReceptiveFieldDashboard(LiveDashboard):
     def show_running(self, running: bool) -> None:
         self._racing = running
         show_running(self.buttons, running)
+        if running:
+            self._table()  # "racing" in the table as soon as the status line says so
 
     # -- controls -----------------------------------------------------------------------------
     def _arch_changed(self, change) -> None:
@@ -262,8 +267,9 @@ class ReceptiveFieldDashboard(LiveDashboard):
             _, snap = sel
             if snap["steps"]["tcn"] == 0:
                 return None
-            self._viewer.load_state_dict(snap["weights"]["tcn"])
-            return P.input_gradient(self._viewer, L, t)
+            with self._viewer_lock:
+                self._viewer.load_state_dict(snap["weights"]["tcn"])
+                return P.input_gradient(self._viewer, L, t)
         run = r.runs["tcn"]
         if not run.steps:
             return None
