@@ -91,6 +91,7 @@ def _use_it(page):
     assert wait_until(page, lambda: len(by_meta(page, "loss_lstm")["x"]) > n1 + 20)
     assert page.get_by_role("button", name="Pause").is_enabled() and "racing" in page_text(page)
     assert "mean of last 10 steps" in page_text(page)  # the curves say what they average
+    handle(page, "Race history").scroll_into_view_if_needed()  # (the table is replaced twice a second)
     screenshot(page, "receptive_field_racing")
     page.get_by_role("button", name="Pause").click()
     assert wait_until(page, lambda: "Paused" in status(page) and "paused" in page_text(page))
