@@ -165,6 +165,7 @@ class TranslationTask:
         return torch.tensor([self.index[ch] for ch in text], dtype=torch.long)
 
     def decode(self, ids) -> str:
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids  # one conversion, not one per token
         return "".join(self.vocab[int(i)] for i in ids)
 
     def parse(self, text: str, cap: int = 40) -> tuple[torch.Tensor | None, str | None]:

@@ -292,12 +292,12 @@ class TinyTransformer(nn.Module):
 def build_seq2seq(cfg: Seq2SeqConfig, seed: int, device: torch.device | str = "cpu") -> Seq2Seq:
     """Construct a Seq2Seq; the same (cfg, seed) gives the same weights. Global RNG untouched."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.default_generator.manual_seed(int(seed))  # CPU only (torch.manual_seed also queues CUDA seeding)
         return Seq2Seq(cfg).to(device)
 
 
 def build_transformer(cfg: TransformerConfig, seed: int, device: torch.device | str = "cpu") -> TinyTransformer:
     """Construct a TinyTransformer; the same (cfg, seed) gives the same weights. Global RNG untouched."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.default_generator.manual_seed(int(seed))  # CPU only (torch.manual_seed also queues CUDA seeding)
         return TinyTransformer(cfg).to(device)

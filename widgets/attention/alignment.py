@@ -25,6 +25,7 @@ from seqviz.experiments.attention import AttentionPreset, build_s2s
 from seqviz.figures import attention as fa
 from seqviz.probes.attention import accuracy_by_length, recompute_additive
 from seqviz.probes.context import inspecting
+from widgets.attention.mirror import Mirror
 from widgets.attention.panels import additive_equation
 from widgets.attention.state import AttentionState
 from widgets.kit import EquationBox, PlotPane, RefreshGate, StatusLine, Timeline, weights
@@ -46,6 +47,8 @@ class AlignmentPart:
         self._draw = threading.RLock()  # one view computed and sent at a time (training thread and controls)
         self._viewing = threading.Lock()  # the viewer copies hold one snapshot at a time
         self._loaded: int | None = None  # step of the snapshot in the viewers
+        self._copying = threading.Lock()  # the copies the accuracy by length is computed on
+        self._copies = None  # (run, {name: model copy})
         self.quiet_end = False  # set while the dashboard pauses training to rebuild the models
         self.quiet = 0  # > 0 while sizes are adjusted: the knobs' observers do not redraw
         self.task = self.run = None
@@ -59,6 +62,7 @@ class AlignmentPart:
         with self._draw:
             self.task, self.run = build_s2s(self.p, tcfg, st.cell, self.device)
             self.chance = self.task.frequency_baseline()
+            self.mirror = Mirror(self.run)
             self.viewers = None  # copies of the models for the timeline, made when it first leaves the live end
             self._loaded = None
             self.timeline.reset(0)
@@ -91,8 +95,8 @@ class AlignmentPart:
         timeline, else viewer copies holding the selected snapshot. Yields (models, step)."""
         sel = self.timeline.selected()
         if sel is None:
-            with self.run.lock:
-                yield self.run.models, self.run.steps
+            with self.mirror.live() as (models, step):
+                yield models, step
             return
         step, snap = sel
         with self._viewing:
@@ -173,10 +177,20 @@ class AlignmentPart:
             self.panes["part1_curves"].apply(self.curves_patch())
 
     def draw_length(self) -> None:
-        with self._draw:
+        """Greedy accuracy by source length (the slowest view: ~50-200 ms). Computed on copies of the
+        models' weights, so that neither training nor a control's view waits for it; dropped if
+        the models were rebuilt meanwhile."""
+        run, task, lengths = self.run, self.task, self.lengths
+        with self._copying:
             with self.viewing() as (models, _):
-                acc = accuracy_by_length(self.task, models, self.lengths, n=32)
-            self.panes["part1_length"].apply(fa.length_patch(self.lengths, acc, self.task.train_lengths[1]))
+                if self._copies is None or self._copies[0] is not run:
+                    self._copies = (run, {k: copy.deepcopy(m) for k, m in models.items()})
+                for k, m in models.items():
+                    self._copies[1][k].load_state_dict(m.state_dict())
+            acc = accuracy_by_length(task, self._copies[1], lengths, n=32)
+        with self._draw:
+            if run is self.run:
+                self.panes["part1_length"].apply(fa.length_patch(lengths, acc, task.train_lengths[1]))
 
     def draw(self) -> None:
         """Every view: the matrix first (what a person watches), the rest once it is drawn."""
@@ -199,6 +213,7 @@ class AlignmentPart:
     # -- training -----------------------------------------------------------------------
     def on_step(self, step: int) -> None:
         """After each training step (training thread): a snapshot when due, gated refreshes."""
+        self.mirror.update()
         self.timeline.record(step)
         g, p = self.gate, self.panes
         if g.ready("part1-curves", CURVES_HZ, [p["part1_curves"]]):

@@ -32,6 +32,7 @@ from seqviz.figures import attention as fa
 from seqviz.probes.attention import (entropy_tables, keys_per_row, max_entropy, permutation_gap,
                                      recompute_self_attention, reference_entropy, row_entropy, worked_cell)
 from seqviz.probes.context import inspecting
+from widgets.attention.mirror import Mirror
 from widgets.attention.panels import self_attention_equation, shuffle_note, switch_sentence
 from widgets.attention.state import AttentionState
 from widgets.kit import EquationBox, PlotPane, RefreshGate, StatusLine, Timeline, weights
@@ -77,6 +78,7 @@ class TransformerPart:
             self.run = build_lm(self.p, self.data, self.device, causal=st.causal, scaled=st.scaled,
                                 position=st.position, attention=st.kind)
             self.cfg = self.run.models["transformer"].cfg
+            self.mirror = Mirror(self.run)
             self.viewer = None  # made when the timeline first leaves the live end
             self._loaded = None
             self.timeline.reset(0)
@@ -99,8 +101,8 @@ class TransformerPart:
         live end of the timeline, else a viewer copy holding the selected snapshot."""
         sel = self.timeline.selected()
         if sel is None:
-            with self.run.lock:
-                yield self.run.models["transformer"], self.run.steps
+            with self.mirror.live() as (models, step):
+                yield models["transformer"], step
             return
         step, snap = sel
         with self._viewing:
@@ -168,7 +170,9 @@ class TransformerPart:
                 m(self.ids[None].to(m.head.weight.device), trace=tr)
             layer, head = min(st.layer, len(tr) - 1), min(st.head, m.cfg.n_heads - 1)
             t = tr[layer]
-            view = dict(model=m, x_in=t["x_in"], step=step, text=self.text, layer=layer, head=head,
+            # the weights from the equation, in float64 numpy, from the same parameters (under the same lock)
+            w_eq = recompute_self_attention(m, t["x_in"], layer)[0][0, head]
+            view = dict(step=step, text=self.text, layer=layer, head=head, w_eq=w_eq,
                         w=t["weights"][0, head].cpu().numpy(),  # (T, T)
                         causal=m.cfg.causal, scaled=m.cfg.scaled, kind=m.cfg.attention,
                         **{n: t[n][0, head].cpu().numpy() for n in ("q", "k", "v")})  # (T, d_k)
@@ -232,8 +236,6 @@ class TransformerPart:
 
     def worked_cell(self, view, i: int, j: int) -> None:
         q, k, v, w, T = view["q"], view["k"], view["v"], view["w"], view["w"].shape[0]
-        if "w_eq" not in view:  # the weights from the equation, in float64 numpy (once per view)
-            view["w_eq"] = recompute_self_attention(view["model"], view["x_in"], view["layer"])[0][0, view["head"]]
         allowed = np.arange(T) <= i if view["causal"] else None
         cell = worked_cell(q[i], k, j, view["scaled"], allowed)
         self.eq.body = self_attention_equation(i, j, view["text"], cell, q[i], k[j], v[j], float(w[i, j]),
@@ -291,6 +293,7 @@ class TransformerPart:
 
     # -- training ---------------------------------------------------------------------------
     def on_step(self, step: int) -> None:
+        self.mirror.update()
         self.timeline.record(step)
         g, p = self.gate, self.panes
         if g.ready("part2-curves", CURVES_HZ, [p["part2_curves"]]):
