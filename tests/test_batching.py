@@ -302,3 +302,33 @@ def test_timing_job_measures_one_configuration_per_step_and_finishes():
     other.cancel("the data changed")
     with pytest.raises(Finished, match="the data changed"):
         other.step()
+
+
+def test_a_scene_differing_only_in_shrink_reuses_the_probes_and_they_agree():
+    from seqviz.experiments.batching import SceneConfig, make_scene
+
+    cfg = SceneConfig(source="random", n=40, max_len=20, seed=3)
+    a = make_scene(cfg)
+    a.final, a.loss  # computed
+    b = make_scene(SceneConfig(source="random", n=40, max_len=20, seed=3, shrink=True), previous=a)
+    assert b.final is a.final and b.loss is a.loss
+    fresh = make_scene(SceneConfig(source="random", n=40, max_len=20, seed=3, shrink=True))
+    assert fresh.loss.masked == b.loss.masked and fresh.final.err_true_last == b.final.err_true_last
+    c = make_scene(SceneConfig(source="random", n=40, max_len=20, seed=4), previous=a)
+    assert "final" not in c.__dict__  # another seed: its own probes
+
+
+def test_probes_are_reused_only_when_they_would_come_out_the_same():
+    from seqviz.experiments.batching import SceneConfig, make_scene
+
+    base = dict(source="random", n=60, max_len=30, seed=1)
+    a = make_scene(SceneConfig(**base))
+    a.loss
+    for change in ({"shrink": True}, {"max_len": 31}, {"side": "left"}, {"batch_size": 4}, {"seed": 2}, {"n": 61}):
+        b = make_scene(SceneConfig(**{**base, **change}), previous=a)
+        fresh = make_scene(SceneConfig(**{**base, **change}))
+        reused = b.__dict__.get("loss") is a.loss
+        assert b.loss.masked == fresh.loss.masked and b.loss.unmasked == fresh.loss.unmasked, change
+        assert b.final.err_last_padded == fresh.final.err_last_padded, change
+        if change in ({"side": "left"}, {"batch_size": 4}, {"seed": 2}):
+            assert not reused, change  # another batch or model: its own probes

@@ -3,8 +3,8 @@ and the timing job its Measure button runs.
 
 - ``make_scene(SceneConfig)`` -> ``Scene``: tokenise the user's text (or draw lengths from a
   distribution), pad the first B sequences, pack them, cut the data set into shuffled and
-  length-sorted batches, and run the probes of ``seqviz.probes.packing`` on them (final
-  states, masked loss, one-hot vs embedding). ``SceneError``: nothing to batch (the message
+  length-sorted batches; the probes of ``seqviz.probes.packing`` (final states, masked loss,
+  one-hot vs embedding) run on first use of ``scene.final`` / ``.loss`` / ``.onehot``. ``SceneError``: nothing to batch (the message
   says what to type).
 - ``TimingJob(scene, hidden, device, label)``: LSTM forward+backward over the scene's data set
   as padded/packed x shuffled/sorted batches, one configuration per ``step()`` (the median of
@@ -17,6 +17,7 @@ Every number comes from tensors PyTorch produced; nothing here knows about widge
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,7 +29,7 @@ from seqviz.data.batching import (
 )
 from seqviz.data.text import FILLER_WORDS, PAD, SAMPLE_TEXT, UNK, TextConfig, tokenise
 from seqviz.probes.packing import (
-    FinalStates, LossComparison, OneHotView, Timing, TimingConfig, ToyConfig, build_toy, final_states,
+    FinalStates, LossComparison, OneHotView, Timing, TimingConfig, ToyConfig, ToyTagger, build_toy, final_states,
     onehot_vs_embedding, tagger_loss, time_lstm,
 )
 from seqviz.training import Finished
@@ -61,11 +62,31 @@ class Scene:
     waste_random: Waste
     waste_sorted: Waste
     budget: int | None  # padded cells per sorted batch when shrinking
-    final: FinalStates
-    loss: LossComparison
-    onehot: OneHotView
+    onehot_ids: torch.Tensor  # (L,) at most 12 token ids of the first sequence (the one-hot picture)
     onehot_cols: list[int]  # vocabulary columns drawn in the one-hot picture
     vocab_words: list[str]  # id -> token text
+    dim: int  # E, the toy model's embedding size
+    label_state: torch.Tensor  # the generator state the masked-loss probe draws its random labels from
+
+    # The probes run the toy LSTM: computed on first use, so a view of the batch alone (the padded
+    # grid, the packed layout) does not wait for them.
+    @functools.cached_property
+    def model(self) -> ToyTagger:
+        return build_toy(ToyConfig(vocab=len(self.vocab_words), embed=self.dim), seed=int(self.cfg.seed))
+
+    @functools.cached_property
+    def final(self) -> FinalStates:
+        return final_states(self.model, self.batch)
+
+    @functools.cached_property
+    def loss(self) -> LossComparison:
+        g = torch.Generator()
+        g.set_state(self.label_state)
+        return tagger_loss(self.model, self.batch, g)
+
+    @functools.cached_property
+    def onehot(self) -> OneHotView:
+        return onehot_vs_embedding(self.onehot_ids, self.model.emb)
 
     @property
     def steps(self) -> int:
@@ -77,10 +98,27 @@ class SceneError(ValueError):
     """The input cannot make a batch; the message says what to do."""
 
 
-def make_scene(cfg: SceneConfig, dim: int = 8) -> Scene:
-    """Tokenise or sample the data set, then compute every layout and probe the dashboard draws.
+PROBES = ("model", "final", "loss", "onehot")  # the scene's lazily computed probes
+
+
+def _same_probes(a: Scene, b: Scene) -> bool:
+    """Would the probes of ``a`` and ``b`` come out the same? The same model (seed, vocabulary,
+    E), the same shown batch and first sequence, and the labels drawn from the same generator
+    state: e.g. ``shrink`` toggled, or a longer ``max_len`` that leaves the shown batch alone."""
+    return (a.cfg.seed == b.cfg.seed and a.dim == b.dim and a.vocab_words == b.vocab_words
+            and a.batch.side == b.batch.side and a.batch.tokens.shape == b.batch.tokens.shape
+            and torch.equal(a.batch.tokens, b.batch.tokens) and torch.equal(a.batch.mask, b.batch.mask)
+            and torch.equal(a.onehot_ids, b.onehot_ids)
+            and torch.equal(a.label_state, b.label_state))
+
+
+def make_scene(cfg: SceneConfig, dim: int = 8, previous: Scene | None = None) -> Scene:
+    """Tokenise or sample the data set, then compute every layout the dashboard draws (the
+    probes follow on first use).
 
     ``dim`` is the embedding size E, which also prices a padded cell in bytes (float32).
+    ``previous``: a scene whose probes would come out the same (``_same_probes``: e.g. only
+    ``shrink`` differs) lends them, computed already or not, instead of running the LSTM again.
     Raises SceneError with a plain sentence when there is nothing to batch.
     """
     g = torch.Generator().manual_seed(int(cfg.seed))
@@ -106,16 +144,20 @@ def make_scene(cfg: SceneConfig, dim: int = 8) -> Scene:
     budget = B * max(1, int(lengths.float().median())) if cfg.shrink else None
     rnd = random_batches(N, B, g)
     srt = bucket_by_length(lengths, B, budget)
-    model = build_toy(ToyConfig(vocab=len(vocab_words), embed=dim), seed=int(cfg.seed))
     ids = seqs[0][:12]  # (L,) at most 12 tokens of the first sequence
     cols = sorted(set(range(min(len(vocab_words), 24))) | set(ids.tolist()))
-    return Scene(
+    scene = Scene(
         cfg=cfg, notes=notes, lengths=lengths, words=[[vocab_words[i] for i in seqs[b].tolist()] for b in shown],
         batch=batch, layout=pack_layout(batch.lengths), random_batches=rnd, sorted_batches=srt,
         waste_random=padding_waste(lengths, rnd, dim), waste_sorted=padding_waste(lengths, srt, dim),
-        budget=budget, final=final_states(model, batch), loss=tagger_loss(model, batch, g),
-        onehot=onehot_vs_embedding(ids, model.emb), onehot_cols=cols, vocab_words=list(vocab_words),
+        budget=budget, onehot_ids=ids, onehot_cols=cols, vocab_words=list(vocab_words), dim=dim,
+        label_state=g.get_state(),  # (a copy: the labels come out the same however often they are drawn)
     )
+    if previous is not None and _same_probes(previous, scene):
+        for name in PROBES:
+            if name in previous.__dict__:  # computed there already
+                scene.__dict__[name] = previous.__dict__[name]
+    return scene
 
 
 # -- the Measure button's job ------------------------------------------------------------------

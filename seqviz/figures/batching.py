@@ -17,6 +17,7 @@ function returning a patch (``seqviz.figures.patch``) for one pane: ``grid_patch
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -87,7 +88,7 @@ def _grid_figure(width: int) -> go.Figure:
     fig.add_trace(go.Heatmap(uid="grid", z=[], x=[], y=[], text=[], zmin=0, zmax=1, colorscale=MASK_SCALE, **_CELL,
                              hovertemplate="%{y}, t=%{x}<br>token %{text}<extra></extra>"))
     apply_theme(fig, height=460, width=width, margin=dict(_MARGIN, b=55))
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", automargin=True)  # row labels like "seq 12 (L=120)" stay whole
     fig.update_xaxes(title_text="t (time step)")
     return _tagged(fig)
 
@@ -100,7 +101,7 @@ def _packed_figure(width: int) -> go.Figure:
     fig.add_trace(go.Bar(uid="bsizes", x=[], y=[], marker_color=[], showlegend=False,
                          hovertemplate="t=%{x}: %{y} sequences<extra></extra>"), row=1, col=3)
     apply_theme(fig, height=430, width=width, margin=dict(_MARGIN, b=55))
-    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
     fig.update_xaxes(title_text="t")
     return _tagged(fig)
 
@@ -113,6 +114,7 @@ def _rest_figure(width: int) -> go.Figure:
         for part, color, name in (("real", REAL, "real tokens"), ("pad", "#9a9a9a", "padding")):
             fig.add_trace(go.Bar(uid=f"w_{key}_{part}", x=[], y=[], base=[], orientation="h", marker_color=color,
                                  marker_line_width=0, name=name, legendgroup=part, showlegend=col == 1,
+                                 offsetgroup=key,  # real and pad of a sequence share its row (base stacks them)
                                  hovertemplate="%{customdata}<extra></extra>", customdata=[]), row=1, col=col)
     fig.add_trace(go.Bar(uid="w_share", x=["random", "sorted"], y=[0, 0], text=["", ""], textposition="auto",
                          marker_color=[COLORS["baseline"], COLORS["gru"]], showlegend=False,
@@ -184,34 +186,41 @@ def _dtick(T: int, n_ticks: int) -> int:
 
 
 def grid_patch(batch, words: list[list[str]]) -> dict:
-    """Panel 1 ("grid" pane): the padded batch, its mask, each cell's token."""
+    """Panel 1 ("grid" pane): the padded batch, its mask, each cell's token (numpy arrays: plotly
+    checks a list of lists cell by cell, 0.1 s for a 8 x 120 grid)."""
     B, T = batch.tokens.shape
-    ylab = [f"seq {i} (L={int(L)})" for i, L in enumerate(batch.lengths)]
-    text = [["" for _ in range(T)] for _ in range(B)]
+    mask = batch.mask.numpy()
+    text = None  # above MAX_TEXT_CELLS the cells carry no text at all
     if B * T <= MAX_TEXT_CELLS:
-        mask = batch.mask.tolist()
+        text = [["·"] * T for _ in range(B)]
         for i, toks in enumerate(words):
-            cols = [t for t in range(T) if mask[i][t]]
-            text[i] = ["·"] * T
-            for t, w in zip(cols, toks):
+            for t, w in zip(np.flatnonzero(mask[i]).tolist(), toks):
                 text[i][t] = _short(w)
-    pads = int((~batch.mask).sum())
+    pads = int((~mask).sum())
     return patch(
-        {"grid": {"z": batch.mask.int().tolist(), "x": list(range(T)), "y": ylab, "text": text}},
+        {"grid": {"z": mask.astype(np.int8), "x": np.arange(T), "text": text,
+                  "y": [f"seq {i} (L={L})" for i, L in enumerate(batch.lengths.tolist())]}},
         {**_title("grid", f"1 · Padded batch B × T = {B} × {T}, pads on the {batch.side}: {pads} of {B * T} "
                           "cells are pads<br>blue: mask True (real token) · grey: &lt;pad&gt;"),
          "xaxis": {"dtick": _dtick(T, 12)}})
 
 
-def packed_cells(layout, t: int | None = None):
-    """(z, text) of the packed grid: rows in sorted order, text = row of .data, z = 2 at step t."""
+def packed_cells(layout, t: int | None = None, with_text: bool = True):
+    """(z, text) of the packed grid: rows in sorted order, z = 1 for a token (2 at step t, NaN
+    where there is none: sent as null), text = its row of .data (None without ``with_text``)."""
     T, B = len(layout.batch_sizes), len(layout.lengths)
-    z = [[None] * T for _ in range(B)]  # None, not NaN: NaN is not valid JSON for the widget
-    text = [[""] * T for _ in range(B)]
-    rank = {b: k for k, b in enumerate(layout.sorted_indices)}
-    for r, (b, s) in enumerate(zip(layout.data_b, layout.data_t)):
-        z[rank[b]][s] = 2 if s == t else 1
-        text[rank[b]][s] = str(r)
+    rank = np.empty(B, dtype=np.int64)
+    rank[np.asarray(layout.sorted_indices, dtype=np.int64)] = np.arange(B)
+    rows, cols = rank[np.asarray(layout.data_b, dtype=np.int64)], np.asarray(layout.data_t, dtype=np.int64)
+    z = np.full((B, T), np.nan)
+    z[rows, cols] = 1.0
+    if t is not None:
+        z[rows[cols == t], t] = 2.0
+    text = None
+    if with_text:
+        text = [[""] * T for _ in range(B)]
+        for r, (k, s) in enumerate(zip(rows.tolist(), cols.tolist())):
+            text[k][s] = str(r)
     return z, text
 
 
@@ -224,7 +233,7 @@ def step_patch(layout, t: int) -> dict:
     (the step slider's view: two traces of the small "packed" pane)."""
     T = len(layout.batch_sizes)
     t = clamp_step(layout, t)
-    return patch({"packed": {"z": packed_cells(layout, t)[0]},
+    return patch({"packed": {"z": packed_cells(layout, t, with_text=False)[0]},
                   "bsizes": {"marker": {"color": [STEP if s == t else REAL for s in range(T)]}}})
 
 
@@ -232,13 +241,14 @@ def packed_patch(layout, t: int) -> dict:
     """Panel 2 ("packed" pane) whole: the sorted batch with each token's row of .data, batch_sizes[t]."""
     T, B = len(layout.batch_sizes), len(layout.lengths)
     t = clamp_step(layout, t)
-    z, text = packed_cells(layout, t)
+    z, text = packed_cells(layout, t, with_text=B * T <= MAX_TEXT_CELLS)
     return patch(
-        {"packed": {"x": list(range(T)), "z": z, "text": text if B * T <= MAX_TEXT_CELLS else None,
+        {"packed": {"x": np.arange(T), "z": z, "text": text,
                     "y": [f"#{k}: seq {s} (L={layout.lengths[s]})" for k, s in enumerate(layout.sorted_indices)]},
          "bsizes": {"x": list(range(T)), "y": list(layout.batch_sizes),
                     "marker": {"color": [STEP if s == t else REAL for s in range(T)]}}},
-        {"xaxis": {"dtick": _dtick(T, 10)}, "xaxis2": {"dtick": _dtick(T, 5)}})
+        {"xaxis": {"dtick": _dtick(T, 10)}, "xaxis2": {"dtick": _dtick(T, 5)},
+         "yaxis2": {"dtick": _dtick(B, 6)}})  # whole sequences
 
 
 def waste_bars(lengths, batches, max_rows: int = MAX_WASTE_ROWS) -> dict:
@@ -276,9 +286,11 @@ def waste_patch(lengths, random_batches, sorted_batches, bytes_per_cell: int, sh
         share = pad_share(bars)
         shares.append(100 * share)
         pad_bytes.append(sum(bars["pad"]) * bytes_per_cell)
-        traces[f"w_{key}_real"] = {"y": bars["y"], "x": bars["real"], "base": [0] * bars["shown"],
-                                   "customdata": bars["info"]}
-        traces[f"w_{key}_pad"] = {"y": bars["y"], "x": bars["pad"], "base": bars["real"], "customdata": bars["info"]}
+        y, real = np.asarray(bars["y"], dtype=np.int64), np.asarray(bars["real"], dtype=np.int64)
+        info = np.asarray(bars["info"], dtype=object)  # (an array: plotly checks a list string by string)
+        traces[f"w_{key}_real"] = {"y": y, "x": real, "base": np.zeros_like(real), "customdata": info}
+        traces[f"w_{key}_pad"] = {"y": y, "x": np.asarray(bars["pad"], dtype=np.int64), "base": real,
+                                  "customdata": info}
         what = "shuffled" if key == "rand" else ("sorted, shrinking" if shrinking else "sorted")
         cut = "" if bars["shown"] == bars["total"] else f" (first {bars['shown']} of {bars['total']} drawn)"
         layout.update(_title(f"w_{key}", f"3 · {len(batches)} {what} batches<br>{shares[-1]:.0f}% of cells are "
@@ -344,8 +356,10 @@ def timing_patch(timings, hidden: int | None = None, note: str | None = None) ->
     colors = [COLORS["rnn"] if "packed" in t.name else COLORS["lstm"] for t in timings]
     layout[TIME_AXES[1]].update(range=[0, 1.35 * max(t.ms for t in timings)],  # room for the bar text
                                 title={"text": f"ms, {how_measured(timings)}"})
-    h = f", H = {hidden}" if hidden else ""
-    layout.update(_title("time", f"5 · LSTM forward+backward{h}<br>on {timings[0].device}"))
+    layout[TIME_AXES[0]]["range"] = [-0.8, len(timings) - 0.2]  # the first bar's text clear of the ms ticks
+    h = f"H = {hidden}, " if hidden else ""
+    dev = timings[0].device if len(timings[0].device) <= 24 else timings[0].device[:23] + "…"
+    layout.update(_title("time", f"5 · LSTM forward+backward<br>{h}{dev}"))
     return patch({"time": {"x": [t.name.replace(", ", "<br>") for t in timings], "y": [t.ms for t in timings],
                            "text": [f"{t.ms:.3g} ms<br>{_cells(t.cells)} cells" for t in timings],
                            "marker": {"color": colors, "opacity": 0.3 if note else 1}}}, layout)

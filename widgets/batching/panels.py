@@ -33,15 +33,20 @@ def step_patch(scene, t: int) -> dict:
     return fb.step_patch(scene.layout, t)
 
 
+def rest_parts(scene) -> dict[str, dict]:
+    """Pane "rest" by panel: 3 (shuffled vs sorted batches), 4 (final states, loss), 6 (one-hot).
+    Separate, so that a view sends only the panels that changed (``shrink`` changes panel 3 only)."""
+    return {
+        "waste": fb.waste_patch(scene.lengths, scene.random_batches, scene.sorted_batches,
+                                scene.waste_random.bytes_per_cell, scene.budget is not None),
+        "final": merge(fb.final_patch(scene.final, scene.batch.side), fb.loss_patch(scene.loss)),
+        "onehot": fb.onehot_patch(scene.onehot, scene.onehot_cols, scene.vocab_words),
+    }
+
+
 def rest_patch(scene) -> dict:
-    """Pane "rest": panels 3 (shuffled vs sorted batches), 4 (final states, loss), 6 (one-hot)."""
-    return merge(
-        fb.waste_patch(scene.lengths, scene.random_batches, scene.sorted_batches,
-                       scene.waste_random.bytes_per_cell, scene.budget is not None),
-        fb.final_patch(scene.final, scene.batch.side),
-        fb.loss_patch(scene.loss),
-        fb.onehot_patch(scene.onehot, scene.onehot_cols, scene.vocab_words),
-    )
+    """Pane "rest" whole (panels 3, 4 and 6; panel 5 is ``timing_view``)."""
+    return merge(*rest_parts(scene).values())
 
 
 DATA_CHANGED = "The data changed:<br>press <b>Measure</b> to time<br>the data set shown now<br>(H = {hidden})."

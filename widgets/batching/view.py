@@ -14,6 +14,7 @@ import threading
 import time
 
 import ipywidgets as ipw
+import numpy as np
 
 from seqviz.devices import pick_device
 from seqviz.experiments.batching import ALL_MEASURED, SceneError, TimingJob, make_scene
@@ -64,6 +65,19 @@ def make_controls() -> dict[str, ipw.Widget]:
                               layout=ipw.Layout(width="110px")),
         "stop": ipw.Button(description="Stop", icon="pause", layout=ipw.Layout(width="90px"), disabled=True),
     }
+
+
+def same(a, b) -> bool:
+    """Do two patches hold the same values? (``==`` fails on numpy arrays; NaN equals NaN here.)"""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and a.dtype.kind == b.dtype.kind and bool(
+            np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
 
 
 class MeasureWorker(TrainingWorker):
@@ -166,7 +180,7 @@ class BatchingDashboard(LiveDashboard):
     def _changed(self, part: str, parts: dict) -> dict | None:
         """``parts`` {name: patch} for one pane: the patch of the parts that differ from what the
         pane last received (remembered), or None when nothing would change."""
-        fresh = [p for name, p in parts.items() if p != self._last.get(name)]
+        fresh = [p for name, p in parts.items() if not same(p, self._last.get(name))]
         self._last.update(parts)
         return merge(*fresh) if fresh else None
 
@@ -174,7 +188,7 @@ class BatchingDashboard(LiveDashboard):
         """Recompute the scene from the knobs; on input that makes no batch keep the last views."""
         self.gate.hold()
         try:
-            scene = make_scene(self.state.config())
+            scene = make_scene(self.state.config(), previous=self.scene)
         except SceneError as e:
             self.status.correct("scene", f"{e} The plots still show the last batch.")
             return
@@ -193,7 +207,7 @@ class BatchingDashboard(LiveDashboard):
         step = lambda: self.state.step  # noqa: E731 - read when drawn: the slider may move meanwhile
         self._draw([("grid", lambda: {"grid": panels.grid_patch(scene)}),
                     ("packed", lambda: {"packed": panels.packed_patch(scene, step())}),
-                    ("rest", lambda: {"rest": panels.rest_patch(scene), "timing": self._timing_patch()})])
+                    ("rest", lambda: {**panels.rest_parts(scene), "timing": self._timing_patch()})])
         self.c["step"].max = T - 1
         self.step_note.value = panels.step_html(scene, self.state.step)
         self.facts.value = panels.facts_html(scene)
@@ -243,6 +257,7 @@ class BatchingDashboard(LiveDashboard):
         if self.gate.ready("timing", hz=5, panes=[pane], force=force):
             self._apply_timing()
             self.refresh_times.append(time.monotonic())
+            del self.refresh_times[:-1000]  # bounded, like every history
         else:  # a control's redraw goes first; this one follows once the pane is drawn
             when_drawn([pane], self.guarded("draw the timings")(lambda: self._draw_timing(force=True)),
                        key=("batching-timing", id(self)))
