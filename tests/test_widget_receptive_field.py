@@ -409,3 +409,35 @@ def test_copy_preset_and_unknown_knob():
         d.close_worker()
     with pytest.raises(ValueError, match="Unknown setting"):
         dashboard(colour="red")
+
+
+def test_a_knob_moved_while_a_deferred_rebuild_runs_is_not_lost(dash, monkeypatch):
+    import threading
+
+    import widgets.receptive_field.view as view
+
+    building, go = threading.Event(), threading.Event()
+    real = view.Race
+
+    def slow_race(*a, **k):  # the first rebuild stalls until the test has moved the knob again
+        if not building.is_set():
+            building.set()
+            go.wait(10)
+        return real(*a, **k)
+
+    monkeypatch.setattr(view, "Race", slow_race)
+    diagram = dash.panes["diagram"]
+    view_without_answers(diagram)
+    dash.c["kernel_size"].value = 4
+    acked = threading.Thread(target=answer, args=(diagram,))  # the browser's answer runs the rebuild
+    acked.start()
+    assert building.wait(10)
+    dash.c["kernel_size"].value = 3  # back, while the rebuild for k = 4 is still building
+    k3 = R.dependency_diagram(3, doubling(6), 1, "causal", 100, 70)  # the diagram: k = 3 at once
+    assert len(trace(dash, "conv_edges").x) == 3 * len(k3.conv_edges)
+    go.set()
+    acked.join(20)
+    answer(diagram)
+    assert wait_for(lambda: dash.race.tcn_cfg.kernel_size == 3 and dash.race.rf == 127, 10)
+    assert dash.state.arch_key() == dash._built == dash._drawn
+    assert trace(dash, "current").x[0] == 127 and R.receptive_field(3, doubling(6)) == 127

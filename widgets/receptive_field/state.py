@@ -87,7 +87,11 @@ class ReceptiveFieldState(CheckedState):
         return TCNConfig(kernel_size=self.kernel_size, dilations=self.dilations(),
                          convs_per_block=self.convs_per_block, padding=self.padding)
 
+    def arch(self) -> tuple[TCNConfig, str, tuple]:
+        """(TCN configuration, race preset, key), read at one moment: what a race is built from.
+        A change of the key rebuilds the TCN and resets the race."""
+        c, race = self.tcn_config(), self.race
+        return c, race, (c.kernel_size, c.dilations, c.convs_per_block, c.padding, race)
+
     def arch_key(self) -> tuple:
-        """What a race is built from: a change of it rebuilds the TCN and resets the race."""
-        c = self.tcn_config()
-        return (c.kernel_size, c.dilations, c.convs_per_block, c.padding, self.race)
+        return self.arch()[2]

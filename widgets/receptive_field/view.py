@@ -83,6 +83,9 @@ class ReceptiveFieldDashboard(LiveDashboard):
         self._racing = False
         self._viewer = None  # a copy of the TCN holding a snapshot's weights (the timeline)
         self._viewer_lock = threading.Lock()  # (views may be drawn from a when_drawn timer thread)
+        self._diagram_lock = threading.Lock()
+        self._yield = threading.Event()  # never set: the training thread waits on it while the gate holds
+        self._pausing = False
         bind_all(self.c, s, self.status)
         self.c["custom"].disabled = s.schedule != "custom"
         self.c["n_blocks"].disabled = s.schedule == "custom"
@@ -130,10 +133,7 @@ class ReceptiveFieldDashboard(LiveDashboard):
         s = self.state
         self.c["custom"].disabled = s.schedule != "custom"
         self.c["n_blocks"].disabled = s.schedule == "custom"
-        key = s.arch_key()
-        if key == self._built:
-            return  # e.g. custom dilations typed while the schedule is not custom
-        if key != self._drawn:  # (the race preset may have moved t, which drew it already)
+        if s.arch_key() != self._drawn:  # (the race preset may have moved t, which drew it already)
             self._draw_diagram()
         name = change["name"]
         label = "The race" if name == "race" else s.label(name)
@@ -147,10 +147,13 @@ class ReceptiveFieldDashboard(LiveDashboard):
         when_drawn([self.panes["diagram"]], self._probe_later, key=(id(self), "probe"))
 
     def _draw_diagram(self) -> None:
-        s = self.state
-        key = s.arch_key()
-        self.panes["diagram"].apply(P.diagram_view(s.tcn_config(), s.seq_len, s.t, nodes=key != self._drawn))
-        self._drawn = key
+        """The diagram of what the knobs say now (the grid too when the network changed)."""
+        with self._diagram_lock:
+            s = self.state
+            cfg, race, key = s.arch()
+            t = min(s.t, s.t_max)
+            self.panes["diagram"].apply(P.diagram_view(cfg, s.seq_len, t, nodes=key != self._drawn))
+            self._drawn = key
 
     def _probe_later(self) -> None:
         with self._lock:
@@ -160,7 +163,8 @@ class ReceptiveFieldDashboard(LiveDashboard):
                 self.refresh_probe()
 
     def _settle(self, what: str = "The network changed") -> None:
-        """Build the race the knobs describe, if it is not built yet (a deferred rebuild)."""
+        """Build the race the knobs describe, if it is not built yet (a deferred rebuild; a rebuild
+        still running elsewhere is waited for, then the knobs are read again)."""
         with self._lock:
             if self.state.arch_key() == self._built:
                 return
@@ -175,10 +179,14 @@ class ReceptiveFieldDashboard(LiveDashboard):
     def rebuild(self, message: str | None = None, level: str = "info") -> None:
         """A new TCN and race from the knobs (training stops); every view recomputed."""
         with self._lock:
-            self.worker.pause()
+            self._pausing = True  # (the training thread stops waiting for the gate)
+            try:
+                self.worker.pause()
+            finally:
+                self._pausing = False
             s = self.state
-            key = s.arch_key()
-            self.race = r = Race(RACE_PRESETS[s.race], s.tcn_config(), self.device)
+            cfg, race, key = s.arch()
+            self.race = r = Race(RACE_PRESETS[race], cfg, self.device)
             self._built = key
             L = r.task.seq_len(r.preset.T)
             self.untrained = build_tcn(r.tcn_cfg, r.preset.seed)  # the race's TCN before its first step
@@ -195,6 +203,8 @@ class ReceptiveFieldDashboard(LiveDashboard):
                 f"Ready: TCN with R = {r.rf} against GRU, LSTM and tanh RNN on {r.task.name}, T = {r.preset.T}. "
                 "Press Train.")
             self.status.say(text, level)
+            if s.arch_key() != key:  # a knob moved meanwhile (a control while a deferred rebuild ran)
+                self._settle()
 
     def _capture(self) -> dict:
         """A timeline snapshot: every racer's weights (a few thousand numbers each) and steps."""
@@ -228,12 +238,19 @@ class ReceptiveFieldDashboard(LiveDashboard):
         """After each step, in the training thread: snapshots, and gated refreshes."""
         if race is not self.race:
             return
+        self._make_room()
         self.timeline.record(n)
         if not self.timeline.following:
             return  # the views show a snapshot
         self.refresh_race()
         if self.gate.ready("grad", GRAD_HZ, [self.panes["probe"]]):
             self.refresh_trained()
+
+    def _make_room(self) -> None:
+        """In the training thread: while a control was just used (the gate holds), wait, so that
+        the control's handler has the GIL to itself and its redraw goes first."""
+        while self.gate.held and not self._pausing:
+            self._yield.wait(0.01)
 
     def _on_end(self, race: Race, why: str) -> str | None:
         self._racing = False
