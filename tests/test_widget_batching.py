@@ -286,6 +286,9 @@ def test_measure_shows_medians_counted_cells_and_says_what_they_are(d):
     assert cells["padded, shuffled"] == padded(s.random_batches) and cells["padded, sorted"] == padded(s.sorted_batches)
     for t in d.job.results:
         assert t.runs == 3 and t.ms == sorted(t.all_ms)[1]  # the median of the three
+    names = [t.name for t in d.job.results]
+    for name, want in (("packed, sorted", int(s.lengths.sum())), ("padded, shuffled", padded(s.random_batches))):
+        assert f"{want:,} cells" in tr(d, "time").customdata[names.index(name)]  # what the pane shows
     assert "Measured all 4" in d.status.text and "median of 3 runs" in d.status.text
     assert d.refresh_times and not d.c["measure"].disabled and d.c["stop"].disabled
     clean_status(d)

@@ -128,7 +128,8 @@ def _rest_figure(width: int) -> go.Figure:
                          hovertemplate="%{x}: %{y:.4f}<extra></extra>"), row=2, col=2)
     fig.add_trace(go.Bar(uid="time", x=[], y=[], text=[], textposition="outside", textangle=0, showlegend=False,
                          cliponaxis=False, constraintext="none", textfont=dict(size=13),
-                         marker_color=[], hovertemplate="%{x}: %{y:.0f} ms<extra></extra>"), row=2, col=3)
+                         marker_color=[], customdata=[],
+                         hovertemplate="%{customdata}: %{y:.3g} ms<extra></extra>"), row=2, col=3)
     fig.add_trace(go.Heatmap(uid="oh", z=[], x=[], y=[], zmin=0, zmax=1, colorscale=[[0, "#f7f7f7"], [1, "#222"]],
                              xgap=1, ygap=1, showscale=False, hovertemplate="%{y}, column %{x}: %{z}<extra></extra>"),
                   row=3, col=1)
@@ -158,7 +159,8 @@ def _rest_figure(width: int) -> go.Figure:
     fig.update_yaxes(title_text="ms", title_font_size=13, row=2, col=3)
     fig.update_xaxes(title_text="column k of the vocabulary", row=3, col=1)
     fig.update_xaxes(title_text="embedding unit", row=3, col=3)
-    fig.update_xaxes(tickangle=0, tickfont=dict(size=12), row=2, col=3)
+    fig.update_xaxes(tickangle=0, tickfont=dict(size=12), title_text="(LSTM cells computed)", title_font_size=12,
+                     title_standoff=4, row=2, col=3)
     # The timing panel holds a plain message, not empty axes, until something is measured.
     x6, y6 = fig.layout.xaxis6.domain, fig.layout.yaxis6.domain
     fig.add_annotation(text=press_measure(), xref="paper", yref="paper", x=(x6[0] + x6[1]) / 2,
@@ -352,7 +354,8 @@ def timing_patch(timings, hidden: int | None = None, note: str | None = None) ->
               HINT: {"visible": bool(note) or not shown, "text": note or press_measure(hidden or 128)}}
     if not shown:
         layout.update(_title("time", TITLES["time"]))
-        return patch({"time": {"x": [], "y": [], "text": [], "marker": {"color": [], "opacity": 1}}}, layout)
+        return patch({"time": {"x": [], "y": [], "text": [], "customdata": [],
+                               "marker": {"color": [], "opacity": 1}}}, layout)
     colors = [COLORS["rnn"] if "packed" in t.name else COLORS["lstm"] for t in timings]
     layout[TIME_AXES[1]].update(range=[0, 1.35 * max(t.ms for t in timings)],  # room for the bar text
                                 title={"text": f"ms, {how_measured(timings)}"})
@@ -360,6 +363,7 @@ def timing_patch(timings, hidden: int | None = None, note: str | None = None) ->
     h = f"H = {hidden}, " if hidden else ""
     dev = timings[0].device if len(timings[0].device) <= 24 else timings[0].device[:23] + "…"
     layout.update(_title("time", f"5 · LSTM forward+backward<br>{h}{dev}"))
-    return patch({"time": {"x": [t.name.replace(", ", "<br>") for t in timings], "y": [t.ms for t in timings],
-                           "text": [f"{t.ms:.3g} ms<br>{_cells(t.cells)} cells" for t in timings],
+    return patch({"time": {"x": [f"{t.name.replace(', ', '<br>')}<br>({_cells(t.cells)})" for t in timings],
+                           "y": [t.ms for t in timings], "text": [f"{t.ms:.3g}" for t in timings],
+                           "customdata": [f"{t.name}, {t.cells:,} cells, {how_measured([t])}" for t in timings],
                            "marker": {"color": colors, "opacity": 0.3 if note else 1}}}, layout)
