@@ -165,7 +165,7 @@ class BatchingDashboard(LiveDashboard):
         with self._lock:
             while self._chain:
                 part, fn = self._chain.pop(0)
-                p = self._changed(part, fn())
+                p = self._changed(fn())
                 if part == "packed":
                     self._packed_scene = self.scene
                 if p is not None:
@@ -177,7 +177,7 @@ class BatchingDashboard(LiveDashboard):
         if more:
             when_drawn([self.panes[part]], self.guarded("draw the batch")(self._draw_next), key=self._chain_key)
 
-    def _changed(self, part: str, parts: dict) -> dict | None:
+    def _changed(self, parts: dict) -> dict | None:
         """``parts`` {name: patch} for one pane: the patch of the parts that differ from what the
         pane last received (remembered), or None when nothing would change."""
         fresh = [p for name, p in parts.items() if not same(p, self._last.get(name))]
@@ -233,14 +233,21 @@ class BatchingDashboard(LiveDashboard):
         if self.scene is None or self._holding_step:
             return
         self.gate.hold()
+        self.step_note.value = panels.step_html(self.scene, t)
+        if self.panes["packed"].busy:  # still drawing the last step: draw the newest one after it
+            when_drawn([self.panes["packed"]], self.guarded("move the packed step")(self._draw_step),
+                       key=("batching-step", id(self)))
+        else:
+            self._draw_step()
+
+    def _draw_step(self) -> None:
         scene = self.scene
         with self._lock:
             waiting = any(part == "packed" for part, _ in self._chain) or self._packed_scene is not scene
             if not waiting:  # (else its whole redraw is on the way, and reads the step then)
-                p = panels.step_patch(scene, t)
+                p = panels.step_patch(scene, self.state.step)
                 self.panes["packed"].apply(p)
                 self._last["packed"] = merge(self._last.get("packed"), p)
-        self.step_note.value = panels.step_html(scene, t)
 
     # -- measuring --------------------------------------------------------------------------
     def _timing_patch(self) -> dict:
@@ -248,7 +255,7 @@ class BatchingDashboard(LiveDashboard):
 
     def _apply_timing(self) -> None:
         with self._lock:
-            p = self._changed("rest", {"timing": self._timing_patch()})
+            p = self._changed({"timing": self._timing_patch()})
             if p is not None:
                 self.panes["rest"].apply(p)
 
