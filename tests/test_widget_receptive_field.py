@@ -441,3 +441,12 @@ def test_a_knob_moved_while_a_deferred_rebuild_runs_is_not_lost(dash, monkeypatc
     assert wait_for(lambda: dash.race.tcn_cfg.kernel_size == 3 and dash.race.rf == 127, 10)
     assert dash.state.arch_key() == dash._built == dash._drawn
     assert trace(dash, "current").x[0] == 127 and R.receptive_field(3, doubling(6)) == 127
+
+
+def test_the_kits_time_limit_pauses_with_the_kits_sentence_and_the_table_agrees(dash):
+    dash.worker.max_seconds = 0.3  # (the kit's MAX_TRAIN_S, shortened: a forgotten race)
+    dash.buttons["train"].click()
+    assert wait_for(lambda: not dash.worker.running, 30)
+    assert dash.worker.last_end == "max_seconds" and dash.race.wall < dash.race.preset.budget_s
+    assert "Paused after" in dash.status.text and "Time is up" not in dash.status.text
+    assert "paused: press Train to go on" in dash.table.value and "racing" not in dash.table.value
