@@ -219,6 +219,8 @@ def test_one_step_is_refused_while_training_and_reports_divergence():
     ends = []
     w.one_step(lambda: 1, on_end=ends.append)
     assert ends == ["one step"]
+    w.one_step(lambda: 1, on_end=lambda why: "Step 2 of the RNN.")
+    assert status.text == "Step 2 of the RNN."
     w.start(lambda: time.sleep(0.005))
     w.one_step(lambda: 1)
     assert "Pause training" in status.text

@@ -23,7 +23,7 @@ from seqviz.figures.patch import merge
 from seqviz.probes.packing import packed_cpu_backward_bytes
 from widgets.batching import panels
 from widgets.batching.state import HIDDEN_SIZES, SCENE_KNOBS, BatchingState
-from widgets.kit import (MAX_TRAIN_S, EquationBox, LiveDashboard, PlotPane, TrainingWorker, bind_all, device_badge,
+from widgets.kit import (MAX_TRAIN_S, EquationBox, LiveDashboard, PlotPane, bind_all, device_badge,
                          when_drawn)
 
 ORDER = ("grid", "packed", "rest")  # the panes, top to bottom
@@ -80,15 +80,6 @@ def same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-class MeasureWorker(TrainingWorker):
-    """The kit's worker, plus ``stopping``: one timing step takes seconds, so it polls this
-    between batches, and Pause / close / kernel exit end it after the current batch."""
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
-
 class BatchingDashboard(LiveDashboard):
     """Padded grid, packed layout, bucketing waste, what goes wrong, measured cost, one-hot."""
 
@@ -97,7 +88,6 @@ class BatchingDashboard(LiveDashboard):
 
     def __init__(self, state: BatchingState | None = None, **kwargs):
         super().__init__(state or BatchingState(), **kwargs)
-        self.worker = MeasureWorker(self.kind, self.status, on_running=self.show_running)  # replaces the idle one
         self.info = pick_device()
         self.c = make_controls()
         self.panes = {part: PlotPane(f) for part, f in fb.build_batching_figures().items()}

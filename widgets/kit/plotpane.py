@@ -356,7 +356,11 @@ def when_drawn(panes, fn, key=None, max_wait_s: float = 0.5) -> None:
     one still waiting, so a burst of slider moves is served once, for the latest value.
 
     This is how a view shows its fast part first (a small pane) and fills in the slow part
-    (a second pane, an autograd pass) without delaying what was just drawn."""
+    (a second pane, an autograd pass) without delaying what was just drawn.
+
+    ``fn`` runs on the kernel's message thread (the browser's acknowledgement) or, after the
+    timeout, on a timer thread: it may run beside a control's handler or the training thread,
+    so it takes the locks it needs (the run's lock, the pane's ``batch``)."""
     key = key if key is not None else id(fn)
     with _waiting_lock:
         _waiting[key] = (tuple(panes), fn)

@@ -95,6 +95,12 @@ class TrainingWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        """True once Pause (or a new copy, or kernel exit) asked the running step to end: a long
+        step (a timing pass of seconds) checks it to end early."""
+        return self._stop.is_set()
+
     def start(self, step: Callable[[], object], on_step: Callable | None = None,
               on_end: Callable[[str], str | None] | None = None, message: str = "Training...") -> bool:
         """Train by calling ``step()`` in a thread, ``on_step(result)`` after each step (refreshes:
@@ -162,7 +168,9 @@ class TrainingWorker:
         if why != "stopped":
             self._finish(why, on_end)
         elif on_end is not None:
-            on_end("one step")
+            said = on_end("one step")
+            if said:
+                self.status.say(said, "info")
 
     def pause(self, timeout: float = 10.0) -> bool:
         """Stop training (if it runs) and wait for the thread; returns whether it was running."""
