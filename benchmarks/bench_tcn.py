@@ -91,7 +91,7 @@ def shrunk_tcn(seconds: float = 20.0):
     race = Race(preset, TCNConfig(dilations=doubling(5)))
     run = race.runs["tcn"]
     h = run.history["tcn"]
-    while not h.seconds or h.seconds[-1] < seconds:
+    while not len(h) or h.last("seconds") < seconds:
         run.step()
     tail = h.loss[-200:]
     best = min(sum(h.loss[i:i + WINDOW]) / WINDOW for i in range(len(h.loss) - WINDOW))
@@ -122,8 +122,8 @@ def browser_part():
             print(f"kernel memory (RSS) while racing: {', '.join(f'{x:.0f}' for x in kernel_rss_mb(base.pid))} MB")
         except Exception as e:  # noqa: BLE001
             print(f"kernel memory: not measured ({e})")
-        if page.get_by_role("button", name="Stop").count():
-            page.get_by_role("button", name="Stop").click()
+        if page.get_by_role("button", name="Pause").count():
+            page.get_by_role("button", name="Pause").click()
             page.wait_for_timeout(500)
         page.close()
 
