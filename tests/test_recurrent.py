@@ -44,14 +44,34 @@ def test_fused_and_unrolled_agree(cell, act, tbptt):
 
 
 @pytest.mark.parametrize("cell,act", CELLS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_states_equal_the_unrolled_pass(cell, act, dtype):
+    """``states`` (the fused kernel, gates recomputed) against the step-by-step equations."""
+    model, task = make(cell, act, H=6)
+    batch = task.sample(3, 17, torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        ref = model.unrolled(batch.x, dtype=dtype)
+        got = model.states(batch.x, dtype=dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got.h, ref.h, **tol)
+    torch.testing.assert_close(got.out, ref.out, rtol=1e-5, atol=1e-6)
+    assert (got.c is None) == (ref.c is None) and set(got.gates) == set(ref.gates)
+    if got.c is not None:
+        torch.testing.assert_close(got.c, ref.c, **tol)
+    for k in ref.gates:
+        torch.testing.assert_close(got.gates[k], ref.gates[k], **tol)
+
+
+@pytest.mark.parametrize("cell,act", CELLS)
 @pytest.mark.parametrize("task_name", ["adding", "copy"])
-def test_probe_norms_equal_retain_grad_on_pytorch_kernel(cell, act, task_name):
+@pytest.mark.parametrize("method", ["backward", "autograd"])
+def test_probe_norms_equal_retain_grad_on_pytorch_kernel(cell, act, task_name, method):
     """Independent reference: PyTorch's own fused layer stepped one step at a time,
     with retain_grad() on every h_t (and c_t)."""
     model, task = make(cell, act, task_name)
     T = 6 if task_name == "copy" else 15
     batch = task.sample(4, T, torch.Generator().manual_seed(2))
-    probe = probe_gradients(model, task, batch, dtype=torch.float32)
+    probe = probe_gradients(model, task, batch, dtype=torch.float32, method=method)
     model.zero_grad()
     state, hs, cs, outs = None, [], [], []
     for t in range(batch.x.shape[1]):
@@ -102,15 +122,44 @@ def test_float64_probe_matches_float32_where_float32_is_representable():
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_truncation_stops_gradient_beyond_k(cell):
+@pytest.mark.parametrize("method", ["backward", "autograd"])
+def test_truncation_stops_gradient_beyond_k(cell, method):
     model, task = make(cell)
     T, k = 20, 6
     batch = task.sample(4, T, torch.Generator().manual_seed(4))
-    p = probe_gradients(model, task, batch, tbptt=k)
+    p = probe_gradients(model, task, batch, tbptt=k, method=method)
     assert (p.h_norms[: T - k] == 0).all(), "no gradient may reach steps older than k"
     assert (p.h_norms[T - k:] > 0).all()
     if p.c_norms is not None:
         assert (p.c_norms[: T - k] == 0).all() and (p.c_norms[T - k:] > 0).all()
+
+
+@pytest.mark.parametrize("cell,act", CELLS)
+@pytest.mark.parametrize("task_name,tbptt", [("adding", None), ("copy", 3), ("recall", None)])
+def test_the_written_out_backward_pass_equals_autograd_in_float64(cell, act, task_name, tbptt):
+    model, task = make(cell, act, task_name, w_hh_radius=1.3 if cell == "rnn" else None)
+    batch = task.sample(5, 25, torch.Generator().manual_seed(6))
+    a = probe_gradients(model, task, batch, tbptt=tbptt, method="autograd")
+    b = probe_gradients(model, task, batch, tbptt=tbptt, method="backward")
+    np.testing.assert_allclose(b.h_norms, a.h_norms, rtol=1e-6, atol=0)  # (the autograd path's read-out is float32)
+    if a.c_norms is not None:
+        np.testing.assert_allclose(b.c_norms, a.c_norms, rtol=1e-6, atol=0)
+    assert b.loss == pytest.approx(a.loss, rel=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_per_sequence_norms_add_up_and_give_each_sequence_its_own_ratio(cell):
+    model, task = make(cell, H=6)
+    batch = task.sample(4, 30, torch.Generator().manual_seed(8))
+    p = probe_gradients(model, task, batch, per_sequence=True)
+    np.testing.assert_allclose(np.sqrt((p.h_seq.astype(float) ** 2).sum(1)), p.h_norms, rtol=1e-5)
+    for i in range(4):  # one sequence alone: the batch mean's gradient is 1/B of it, the ratio the same
+        from seqviz.data.tasks import Batch
+
+        one = probe_gradients(model, task, Batch(batch.x[i:i + 1], batch.y[i:i + 1], batch.key_positions[i:i + 1]))
+        np.testing.assert_allclose(p.h_seq[:, i] * 4, one.h_norms, rtol=1e-5)
+        if cell == "lstm":
+            np.testing.assert_allclose(p.c_seq[:, i] * 4, one.c_norms, rtol=1e-5)
 
 
 def test_cut_points():
@@ -250,15 +299,6 @@ def test_tasks_targets_and_baselines():
     rec = get_task("recall")
     b = rec.sample(50, 9, g)
     assert torch.equal(b.x[:, 0].argmax(-1), b.y) and (b.x[:, 1:].argmax(-1) >= rec.n_classes).all()
-
-
-def test_running_mean_matches_a_direct_computation():
-    from seqviz.figures.gradflow import running_mean
-
-    v = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0]
-    want = [sum(v[max(0, i - 2):i + 1]) / len(v[max(0, i - 2):i + 1]) for i in range(len(v))]
-    assert running_mean(v, 3) == pytest.approx(want)
-    assert running_mean([], 3) == []
 
 
 def test_building_a_model_leaves_the_global_rng_alone():

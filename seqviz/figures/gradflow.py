@@ -1,50 +1,50 @@
-"""The gradient-flow figures: the RNN-vs-LSTM story in three plotly figures.
+"""The gradient-flow figures: the RNN-vs-LSTM story in five panes, each redrawn alone.
 
-``build_gradient_figure`` (what autograd measures):
+Skeletons (built once; traces tagged with ``meta``):
+``build_graph_figure`` (what backpropagation measures, scatter only: the cheap pane)
   1  the unrolled network with the backward signal drawn on it (colour = log10 norm)
   2  ||dL/dh_t|| (and ||dL/dc_t||) against t, log scale
-  3  heatmaps log10 ||dL/dh_t|| over time step (x) and training step (y), RNN | other
-``build_curves_figure`` (how training goes):
-  1  loss | accuracy, each with the task's trivial baseline
-  2  global gradient norm before and after clipping
-``build_belt_figure`` (the belt on one sequence): c_t per unit (LSTM) or h_t per unit (GRU)
+``build_heat_figure``: log10 ||dL/dh_t|| over time step (x) and training step (y), RNN | other
+``build_curves_figure`` (how training goes): loss | accuracy with the task's baselines; the
+  global gradient norm before and after clipping
+``build_belt_figure``: c_t per unit (LSTM) or h_t per unit (GRU) on one sequence
 ``build_gates_figure``: the gates per unit: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)
 
-Four figures rather than one so that each redraws alone: a slider that changes the
-belt does not redraw the training curves. Builders make every trace up front; the
-``update_*`` functions only change trace data, so they work on any go.Figure. Traces
-carry a tag in ``meta``; ``trace_index(fig)`` maps tag -> position.
+Views are pure functions returning patches (``seqviz.figures.patch``): ``graph_patch``,
+``heat_patch``, ``curves_patch``, ``belt_patch``, ``gates_patch``, ``labels_patch`` (LSTM <-> GRU).
+Heatmaps are the browser's slowest redraws, so they live in panes of their own, apart from
+the scatter-only ``graph`` and ``curves`` panes.
 """
 
 from __future__ import annotations
+
+import functools
+import math
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from seqviz.figures.theme import COLORS, DIVERGING, MODEL_LABELS, SEQUENTIAL, apply_theme, downsample, safe_log10
+from seqviz.figures.patch import patch
+from seqviz.figures.theme import COLORS, DIVERGING, MODEL_LABELS, SEQUENTIAL, apply_theme, safe_log10
 
 FLOOR = 1e-40  # norms below this (and exact zeros) are drawn at the floor
 WIDTH = 920
-GATE_SLOTS = ((2, 1), (2, 2), (3, 1), (3, 2))
+MARGIN = dict(l=80, r=40, t=50, b=50)
+COLOR_RANGE = (-12, 1)  # log10 norm: the colour scale of the unrolled network and the heatmaps
+CURVE_POINTS, RAW_POINTS = 500, 1500  # running means are smooth; raw gradient norms keep their spikes
+GATE_SLOTS = ((1, 1), (1, 2), (2, 1), (2, 2))
 GATE_TITLES = {
     "lstm": ("forget gate f_t (1 = keep)", "input gate i_t (1 = write)", "candidate g_t (blue −1 … red +1)",
              "output gate o_t"),
     "gru": ("update gate z_t (1 = keep h)", "reset gate r_t", "candidate n_t (blue −1 … red +1)",
             "(no fourth gate in a GRU)"),
 }
+ROWS = ("rnn_h", "other_h", "other_c")  # the unrolled network's rows, bottom to top
 
 
-def _gradient_titles(other: str) -> list[str]:
-    o = MODEL_LABELS[other]
-    # Row 2 carries its title in its legend (a legend inside the plot would hide curves).
-    return ["Backward signal on the unrolled network (colour: log10 of the gradient norm)", "",
-            "RNN: log10 ||dL/dh_t|| over training", f"{o}: log10 ||dL/dh_t|| over training"]
-
-
-def _belt_titles(other: str) -> list[str]:
-    belt = "LSTM cell state c_t per unit (the conveyor belt)" if other == "lstm" else "GRU hidden state h_t per unit"
-    return [belt, *GATE_TITLES[other]]
+def _row_names(other: str) -> dict[str, str]:
+    return {"rnn_h": "RNN h_t", "other_h": f"{MODEL_LABELS[other]} h_t", "other_c": "LSTM c_t"}
 
 
 def _finish(fig: go.Figure) -> go.Figure:
@@ -53,53 +53,78 @@ def _finish(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def build_gradient_figure(T: int, other: str = "lstm", height: int = 1020, width: int = WIDTH) -> go.Figure:
-    """Rows 1-3 of the story for sequences of length T; ``other`` is "lstm" or "gru"."""
-    specs = [[{"colspan": 2}, None], [{"colspan": 2}, None], [{}, {}]]
-    fig = make_subplots(rows=3, cols=2, specs=specs, row_heights=[0.2, 0.4, 0.4], vertical_spacing=0.12,
-                        horizontal_spacing=0.08, subplot_titles=_gradient_titles(other))
-    o = MODEL_LABELS[other]
-    ca = dict(coloraxis="coloraxis")
-    for uid, label in (("graph_rnn_h", "RNN h_t"), ("graph_other_h", f"{o} h_t"), ("graph_other_c", "LSTM c_t")):
-        fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines+markers", showlegend=False, name=label,
-                                 line=dict(color="#bbbbbb", width=1),
-                                 marker=dict(size=9, color=[], line=dict(width=0.5, color="#333"), **ca),
-                                 hovertemplate="t=%{x}<br>log10 norm=%{marker.color:.1f}<extra>%{y}</extra>"),
-                      row=1, col=1)
+def _legend(y: float, title: str) -> dict:
+    return dict(orientation="h", x=0, y=y + 0.003, xanchor="left", yanchor="bottom", font=dict(size=13),
+                title=dict(text=f"<b>{title}</b>", font=dict(size=15), side="left"), bgcolor="rgba(0,0,0,0)")
+
+
+def _heatmap_axes(fig: go.Figure) -> None:
+    """Heatmaps cover their grid lines, and plotly redraws every axis on every update: no grid."""
+    fig.update_xaxes(showgrid=False, zeroline=False)
+    fig.update_yaxes(showgrid=False, zeroline=False)
+
+
+def _colorbar(title: str, length: float = 0.9, y: float = 0.5) -> dict:
+    return dict(title=dict(text=title, side="right"), thickness=14, len=length, y=y, yanchor="middle")
+
+
+# -- skeletons -----------------------------------------------------------------------------
+NORMS_TITLE = "Gradient reaching each step (log)"
+
+
+def build_graph_figure(T: int, other: str = "lstm", height: int = 560, width: int = WIDTH) -> go.Figure:
+    """The unrolled network with the backward signal on it (one cell per state and step: a
+    heatmap strip, which the browser redraws in a third of the time 300 circles take), and the
+    per-step norms."""
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.3, 0.7], vertical_spacing=0.2,
+                        subplot_titles=["Backward signal on the unrolled network (colour: log10 of the gradient norm)",
+                                        ""])
+    names = _row_names(other)
+    fig.add_trace(go.Heatmap(uid="graph_net", x=[], y=[], z=[], coloraxis="coloraxis", xgap=1, ygap=6,
+                             customdata=[], hovertemplate="t=%{x}<br>log10 norm=%{z:.1f}<extra>%{customdata}</extra>"),
+                  row=1, col=1)
     fig.add_trace(go.Scatter(uid="graph_cuts", x=[], y=[], mode="lines", name="truncation cut",
                              line=dict(color=COLORS["accent"], width=3, dash="dash"), showlegend=False,
                              hoverinfo="skip"), row=1, col=1)
-    for uid, name, color, dash in (("norm_rnn_h", "RNN h_t", COLORS["rnn"], "solid"),
-                                   ("norm_other_h", f"{o} h_t", COLORS[other], "solid"),
-                                   ("norm_other_c", "LSTM c_t", COLORS[other], "dot")):
-        fig.add_trace(go.Scatter(uid=uid, x=[], y=[], mode="lines", name=name,
+    for key, color, dash in (("rnn_h", COLORS["rnn"], "solid"), ("other_h", COLORS[other], "solid"),
+                             ("other_c", COLORS[other], "dot")):
+        fig.add_trace(go.Scatter(uid=f"norm_{key}", x=[], y=[], mode="lines", name=names[key],
                                  line=dict(color=color, width=3, dash=dash)), row=2, col=1)
     fig.add_trace(go.Scatter(uid="norm_cuts", x=[], y=[], mode="lines", name="cut",
                              line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip"), row=2, col=1)
-    for col, uid in ((1, "heat_rnn"), (2, "heat_other")):
-        fig.add_trace(go.Heatmap(uid=uid, x=[], y=[], z=[], showscale=col == 1, **ca,
-                                 hovertemplate="t=%{x}<br>training step %{y}<br>log10 norm=%{z:.1f}<extra></extra>"),
-                      row=3, col=col)
-    for r in (1, 2):
-        fig.update_xaxes(title_text="time step t", row=r, col=1)
-    for c in (1, 2):
-        fig.update_xaxes(title_text="time step t", row=3, col=c)
-    fig.update_xaxes(range=[-1, T], row=1, col=1)
+    fig.update_xaxes(title_text="time step t", range=[-1, T])
+    fig.update_xaxes(showgrid=False, zeroline=False, row=1, col=1)
+    fig.update_yaxes(showgrid=False, zeroline=False, tickmode="array", tickvals=[], ticktext=[], range=[-0.5, 2.5],
+                     row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", dtick=4, title_text="norm", row=2, col=1)
-    fig.update_yaxes(title_text="training step", row=3, col=1)
-    doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2, 3)]
-    apply_theme(
-        fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
-        legend=_legend(doms[1][1], "Gradient reaching each step, ||dL/dh_t|| and ||dL/dc_t|| (log):"),
-        # The colour bar sits beside the heatmaps, clear of row 2's legend; row 1 shares its scale.
-        coloraxis=dict(colorscale=SEQUENTIAL, cmin=-12, cmax=1,
-                       colorbar=dict(title=dict(text="log10 norm", side="right"), thickness=14,
-                                     len=doms[2][1] - doms[2][0], y=sum(doms[2]) / 2, yanchor="middle")),
-    )
+    doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2)]
+    apply_theme(fig, height=height, width=width, margin=dict(MARGIN, l=90), legend=_legend(doms[1][1], NORMS_TITLE + ":"),
+                coloraxis=dict(colorscale=SEQUENTIAL, cmin=COLOR_RANGE[0], cmax=COLOR_RANGE[1],
+                               colorbar=_colorbar("log10", doms[0][1] - doms[0][0] + 0.05, sum(doms[0]) / 2)))
     return _finish(fig)
 
 
-def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WIDTH) -> go.Figure:
+def _heat_titles(other: str) -> list[str]:
+    return ["RNN: log10 ||dL/dh_t|| over training", f"{MODEL_LABELS[other]}: log10 ||dL/dh_t|| over training"]
+
+
+def build_heat_figure(T: int, other: str = "lstm", height: int = 400, width: int = WIDTH) -> go.Figure:
+    """log10 ||dL/dh_t|| over time step and training step, one heatmap per model."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=_heat_titles(other))
+    for col, uid in ((1, "heat_rnn"), (2, "heat_other")):
+        fig.add_trace(go.Heatmap(uid=uid, x=[], y=[], z=[], showscale=col == 1, coloraxis="coloraxis",
+                                 hovertemplate="t=%{x}<br>training step %{y}<br>log10 norm=%{z:.1f}<extra></extra>"),
+                      row=1, col=col)
+    _heatmap_axes(fig)
+    fig.update_xaxes(title_text="time step t", range=[-0.5, T - 0.5])
+    fig.update_yaxes(title_text="training step", row=1, col=1)
+    apply_theme(fig, height=height, width=width, margin=MARGIN,
+                coloraxis=dict(colorscale=SEQUENTIAL, cmin=COLOR_RANGE[0], cmax=COLOR_RANGE[1],
+                               colorbar=_colorbar("log10 norm")))
+    return _finish(fig)
+
+
+def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WIDTH, window: int = 20) -> go.Figure:
     """Loss, accuracy and the gradient norm before/after clipping, for the RNN and ``other``."""
     fig = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], vertical_spacing=0.2,
                         horizontal_spacing=0.1)
@@ -129,78 +154,70 @@ def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WID
         fig.update_xaxes(title_text="training step", row=r, col=c)
     doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2)]
     apply_theme(fig, height=height, width=width, margin=dict(l=80, r=40, t=60, b=50),
-                legend=_legend(doms[0][1], "Loss (log) and accuracy, mean of the last 20 steps:"),
+                legend=_legend(doms[0][1], f"Loss (log) and accuracy, mean of the last {window} steps:"),
                 legend2=_legend(doms[1][1], "Global gradient norm before and after clipping (log):"))
     return _finish(fig)
 
 
+def _belt_title(other: str) -> str:
+    return "LSTM cell state c_t per unit (the conveyor belt)" if other == "lstm" else "GRU hidden state h_t per unit"
+
+
 def build_belt_figure(T: int, other: str = "lstm", height: int = 350, width: int = WIDTH) -> go.Figure:
     """The memory (c_t or h_t) per unit on one sequence of length T, the deciding steps marked.
-    A figure of its own (the gates are another): plotly redraws a whole figure per update, and
-    the sequence slider then shows the belt after one small redraw, the gates a frame later."""
-    fig = make_subplots(rows=1, cols=1, subplot_titles=_belt_titles(other)[:1])
+    A figure of its own (the gates are another): the sequence slider then shows the belt after one
+    small redraw, the gates a frame later."""
+    fig = make_subplots(rows=1, cols=1, subplot_titles=[_belt_title(other)])
     fig.add_trace(go.Heatmap(uid="belt_state", x=[], y=[], z=[], coloraxis="coloraxis2",
                              hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"))
     fig.add_trace(go.Scatter(uid="belt_keys", x=[], y=[], mode="lines", name="steps that decide the answer",
                              line=dict(color=COLORS["accent"], width=2, dash="dash"), hoverinfo="skip",
                              showlegend=False))
     _heatmap_axes(fig)
-    fig.update_xaxes(title_text="time step t")
+    fig.update_xaxes(title_text="time step t", range=[-0.5, T - 0.5])
     fig.update_yaxes(title_text="unit")
-    apply_theme(fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
-                coloraxis2=dict(colorscale=DIVERGING, cmid=0, reversescale=True,
-                                colorbar=dict(title=dict(text="value", side="right"), thickness=14, len=0.9)))
+    apply_theme(fig, height=height, width=width, margin=MARGIN,
+                coloraxis2=dict(colorscale=DIVERGING, cmid=0, reversescale=True, colorbar=_colorbar("value")))
     return _finish(fig)
 
 
 def build_gates_figure(T: int, other: str = "lstm", height: int = 600, width: int = WIDTH) -> go.Figure:
     """The gates per unit on the belt figure's sequence: f_t i_t g_t o_t (LSTM) or z_t r_t n_t (GRU)."""
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.14, horizontal_spacing=0.08,
-                        subplot_titles=_belt_titles(other)[1:])
+                        subplot_titles=GATE_TITLES[other])
     for i, (r, c) in enumerate(GATE_SLOTS):
         fig.add_trace(go.Heatmap(uid=f"gate_{i}", x=[], y=[], z=[], coloraxis="coloraxis3" if i != 2 else "coloraxis2",
-                                 hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r - 1, col=c)
+                                 hovertemplate="t=%{x}<br>unit %{y}<br>%{z:.2f}<extra></extra>"), row=r, col=c)
     _heatmap_axes(fig)
+    fig.update_xaxes(range=[-0.5, T - 0.5])
     for r, c in GATE_SLOTS:  # time labels on the bottom row only, units on the left column only
-        if r == 3:
-            fig.update_xaxes(title_text="time step t", row=r - 1, col=c)
+        if r == 2:
+            fig.update_xaxes(title_text="time step t", row=r, col=c)
         else:
-            fig.update_xaxes(showticklabels=False, row=r - 1, col=c)
+            fig.update_xaxes(showticklabels=False, row=r, col=c)
         if c == 1:
-            fig.update_yaxes(title_text="unit", row=r - 1, col=c)
+            fig.update_yaxes(title_text="unit", row=r, col=c)
         else:
-            fig.update_yaxes(showticklabels=False, row=r - 1, col=c)
-    apply_theme(fig, height=height, width=width, margin=dict(l=80, r=40, t=50, b=50),
+            fig.update_yaxes(showticklabels=False, row=r, col=c)
+    apply_theme(fig, height=height, width=width, margin=MARGIN,
                 # the candidate is a tanh in [-1, 1] (blue -1, white 0, red +1, as the belt's scale)
                 coloraxis2=dict(colorscale=DIVERGING, cmin=-1, cmax=1, reversescale=True, showscale=False),
-                coloraxis3=dict(colorscale=SEQUENTIAL, cmin=0, cmax=1,
-                                colorbar=dict(title=dict(text="gate", side="right"), thickness=14, len=0.9)))
+                coloraxis3=dict(colorscale=SEQUENTIAL, cmin=0, cmax=1, colorbar=_colorbar("gate")))
     return _finish(fig)
 
 
-def _heatmap_axes(fig: go.Figure) -> None:
-    """Heatmaps cover their grid lines, and plotly redraws every axis on every update: no grid."""
-    fig.update_xaxes(showgrid=False, zeroline=False)
-    fig.update_yaxes(showgrid=False, zeroline=False)
+SKELETONS = {"graph": build_graph_figure, "heat": build_heat_figure, "belt": build_belt_figure,
+             "gates": build_gates_figure}
 
 
-def _legend(y: float, title: str) -> dict:
-    return dict(orientation="h", x=0, y=y + 0.003, xanchor="left", yanchor="bottom", font=dict(size=13),
-                title=dict(text=f"<b>{title}</b>", font=dict(size=15), side="left"), bgcolor="rgba(0,0,0,0)")
+def build_figures(T: int, other: str = "lstm") -> dict[str, go.Figure]:
+    """Every pane's skeleton: graph, heat, curves, belt, gates."""
+    figs = {k: f(T, other) for k, f in SKELETONS.items()}
+    figs["curves"] = build_curves_figure(other)
+    return {k: figs[k] for k in ("graph", "heat", "curves", "belt", "gates")}
 
 
-def trace_index(fig) -> dict[str, int]:
-    """Map each trace's name tag (``meta``, set by the builder) to its position in ``fig.data``."""
-    return {tr.meta: i for i, tr in enumerate(fig.data)}
-
-
-def _set(fig, idx, uid, **props):
-    # Each trace gets its own copy of every list: a FigureWidget silently drops a
-    # list object shared by two traces in one batch update (seen in Voila).
-    props = {k: (list(v) if isinstance(v, list) else v) for k, v in props.items()}
-    fig.data[idx[uid]].update(**props)
-
-
+# -- views (pure: data -> patch) --------------------------------------------------------------
 def _cut_xy(cuts, lo, hi):
     """Vertical dashed lines between the steps at each cut (x = cut - 0.5)."""
     xs, ys = [], []
@@ -210,67 +227,101 @@ def _cut_xy(cuts, lo, hi):
     return xs, ys
 
 
-def update_gradients(fig, idx, T: int, other: str, rnn_probes, other_probes, probe_steps, cuts):
-    """Rows 1-3 from the probe history. ``*_probes``: lists of GradientProbe (oldest first)."""
-    t = list(range(T))
-    rows = ["RNN h_t", f"{MODEL_LABELS[other]} h_t", "LSTM c_t"]
-    last_r = rnn_probes[-1] if rnn_probes else None
-    last_o = other_probes[-1] if other_probes else None
-    series = {
-        "rnn_h": last_r.h_norms if last_r is not None else None,
-        "other_h": last_o.h_norms if last_o is not None else None,
-        "other_c": last_o.c_norms if last_o is not None else None,
-    }
-    for key, row in zip(("rnn_h", "other_h", "other_c"), rows):
+def axes_patch(T: int) -> dict:
+    """The time axis of every pane for sequences of length T (cheap: drawn first on a new T)."""
+    return {"graph": patch(layout={"xaxis": {"range": [-1, T]}, "xaxis2": {"range": [-1, T]}}),
+            "heat": patch(layout={"xaxis": {"range": [-0.5, T - 0.5]}, "xaxis2": {"range": [-0.5, T - 0.5]}}),
+            "belt": patch(layout={"xaxis": {"range": [-0.5, T - 0.5]}}),
+            "gates": patch(layout={f"xaxis{i if i > 1 else ''}": {"range": [-0.5, T - 0.5]} for i in range(1, 5)})}
+
+
+def graph_patch(T: int, other: str, probe_rnn, probe_other, cuts, title: str = NORMS_TITLE) -> dict:
+    """The unrolled network and the per-step norms from one ``GradientProbe`` per model (None: empty).
+    ``title`` heads the norms' legend (e.g. which training step the probe belongs to)."""
+    t = np.arange(T)
+    names = _row_names(other)
+    series = {"rnn_h": probe_rnn.h_norms if probe_rnn is not None else None,
+              "other_h": probe_other.h_norms if probe_other is not None else None,
+              "other_c": probe_other.c_norms if probe_other is not None and other == "lstm" else None}
+    present = [k for k in ROWS if series[k] is not None]
+    traces = {}
+    for key in ROWS:
         v = series[key]
-        if v is None or (key == "other_c" and other != "lstm"):
-            _set(fig, idx, f"graph_{key}", x=[], y=[], marker_color=[])
-            _set(fig, idx, f"norm_{key}", x=[], y=[])
-            continue
-        _set(fig, idx, f"graph_{key}", x=t, y=[row] * T, marker_color=safe_log10(v, FLOOR).tolist())
-        _set(fig, idx, f"norm_{key}", x=t, y=np.maximum(v, FLOOR).tolist())
-    present = [r for k, r in zip(("rnn_h", "other_h", "other_c"), rows) if series[k] is not None
-               and not (k == "other_c" and other != "lstm")]
-    gx, gy = _cut_xy(cuts, present[0], present[-1]) if present else ([], [])
-    _set(fig, idx, "graph_cuts", x=gx, y=gy)
-    all_v = [p.h_norms for p in (last_r, last_o) if p is not None]
-    hi = max((float(np.max(v)) for v in all_v), default=1.0)
-    nx, ny = _cut_xy(cuts, FLOOR, max(hi, FLOOR) * 10)
-    _set(fig, idx, "norm_cuts", x=nx, y=ny)
-    for uid, probes in (("heat_rnn", rnn_probes), ("heat_other", other_probes)):
-        if probes:
-            z = np.stack([safe_log10(p.h_norms, FLOOR) for p in probes])  # (n_probes, T)
-            _set(fig, idx, uid, x=t, y=list(probe_steps[-len(probes):]), z=z.tolist())
-        else:
-            _set(fig, idx, uid, x=[], y=[], z=[])
-
-
-def running_mean(values, window: int = 20) -> list[float]:
-    """Mean of the last ``window`` values at every step (fewer at the start); same length."""
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return []
-    c = np.cumsum(np.insert(v, 0, 0.0))
-    n = np.minimum(np.arange(1, v.size + 1), window)
-    return ((c[1:] - c[np.arange(1, v.size + 1) - n]) / n).tolist()
-
-
-def update_curves(fig, idx, hist_rnn, hist_other, baseline_loss: float, baseline_acc: float, clip: float | None):
-    """Rows 4-5 from the two models' training histories."""
-    last = max(hist_rnn.step[-1] if hist_rnn.step else 1, hist_other.step[-1] if hist_other.step else 1)
-    for m, h in (("rnn", hist_rnn), ("other", hist_other)):
-        # Running means are smooth: 500 points draw them (and redraw 5+ times a second while training);
-        # raw gradient norms keep 1500, so that a spike stays visible.
-        for uid, ys, n in ((f"loss_{m}", running_mean(h.loss), 500), (f"acc_{m}", running_mean(h.accuracy), 500),
-                           (f"gn_{m}", h.grad_norm, 1500), (f"gn_after_{m}", h.grad_norm_after, 1500)):
-            x, y = downsample(h.step, ys, n)
-            _set(fig, idx, uid, x=x, y=y)
-    _set(fig, idx, "loss_base", x=[0, last], y=[baseline_loss, baseline_loss])
-    _set(fig, idx, "acc_base", x=[0, last], y=[baseline_acc, baseline_acc])
-    if clip is not None:
-        _set(fig, idx, "gn_threshold", x=[0, last], y=[clip, clip])
+        traces[f"norm_{key}"] = ({"x": [], "y": []} if v is None else
+                                 {"x": t, "y": np.maximum(np.asarray(v, dtype=float), FLOOR)})
+    if present:
+        z = np.round(np.stack([safe_log10(series[k], FLOOR) for k in present]), 3)  # (rows, T)
+        labels = [names[k] for k in present]
+        traces["graph_net"] = {"x": t, "y": np.arange(len(present)), "z": z,
+                               "customdata": np.array([[lab] * T for lab in labels], dtype=object)}
     else:
-        _set(fig, idx, "gn_threshold", x=[], y=[])
+        labels = []
+        traces["graph_net"] = {"x": [], "y": [], "z": [], "customdata": []}
+    gx, gy = _cut_xy(cuts, -0.5, len(present) - 0.5)
+    traces["graph_cuts"] = {"x": gx, "y": gy}
+    finite = [np.asarray(v, dtype=float) for v in series.values() if v is not None]
+    hi = max((float(np.max(v[np.isfinite(v)], initial=FLOOR)) for v in finite), default=1.0)
+    nx, ny = _cut_xy(cuts, FLOOR, max(hi, FLOOR) * 10)
+    traces["norm_cuts"] = {"x": nx, "y": ny}
+    return patch(traces, {"legend": {"title": {"text": f"<b>{title}:</b>"}},
+                          "yaxis": {"tickvals": list(range(len(labels))), "ticktext": labels,
+                                    "range": [-0.5, max(len(labels), 1) - 0.5]}})
+
+
+def heat_patch(T: int, rnn_probes, other_probes, steps) -> dict:
+    """The heatmaps from the probe history (oldest first; ``steps`` the training step of each)."""
+    t = np.arange(T)
+    traces = {}
+    for uid, probes in (("heat_rnn", rnn_probes), ("heat_other", other_probes)):
+        n = min(len(probes), len(steps))
+        if n:
+            z = np.round(np.stack([safe_log10(p.h_norms, FLOOR) for p in probes[-n:]]), 2)  # (n_probes, T)
+            traces[uid] = {"x": t, "y": np.asarray(steps[-n:]), "z": z}
+        else:
+            traces[uid] = {"x": [], "y": [], "z": []}
+    # training steps from the first probe to the last (plotly would pad half a row below step 0)
+    y_range = [float(steps[0]), float(steps[-1])] if len(steps) > 1 else None
+    return patch(traces, {"yaxis": {"range": y_range, "autorange": y_range is None},
+                          "yaxis2": {"range": y_range, "autorange": y_range is None}})
+
+
+def _xy(h, name: str, upto: int | None, window: int | None, n: int):
+    """Training step and ``name`` (its running mean over ``window`` steps if given) of a ``History``,
+    rows up to step ``upto``, at most ``n`` evenly spaced points (always the last): numpy arrays,
+    which plotly validates at once (a list it checks value by value)."""
+    x = h.step
+    y = h.running_mean(name, window) if window else h.column(name)
+    if upto is not None:
+        keep = x <= upto
+        x, y = x[keep], y[keep]
+    if len(x) > n:
+        idx = np.arange(0, len(x), math.ceil(len(x) / n))
+        if idx[-1] != len(x) - 1:
+            idx = np.append(idx, len(x) - 1)
+        x, y = x[idx], y[idx]
+    return x, y
+
+
+def curves_patch(hist_rnn, hist_other, baseline_loss: float, baseline_acc: float, clip: float | None,
+                 window: int = 20, upto: int | None = None) -> dict:
+    """Loss and accuracy (running means over ``window`` steps), raw gradient norms, the baselines
+    and the clipping threshold; only the rows up to training step ``upto`` when given (the timeline)."""
+    traces = {}
+    for m, h in (("rnn", hist_rnn), ("other", hist_other)):
+        for uid, name, w, n in ((f"loss_{m}", "loss", window, CURVE_POINTS), (f"acc_{m}", "accuracy", window, CURVE_POINTS),
+                                (f"gn_{m}", "grad_norm", None, RAW_POINTS),
+                                (f"gn_after_{m}", "grad_norm_after", None, RAW_POINTS)):
+            if len(h) and (name in h.metrics or name in h.BASE):
+                x, y = _xy(h, name, upto, w, n)
+            else:
+                x, y = [], []
+            traces[uid] = {"x": x, "y": y}
+    steps = [float(h.step[-1]) for h in (hist_rnn, hist_other) if len(h)]
+    last = max([1.0, *steps]) if upto is None else max(1.0, float(upto))
+    traces["loss_base"] = {"x": [0, last], "y": [baseline_loss, baseline_loss]}
+    traces["acc_base"] = {"x": [0, last], "y": [baseline_acc, baseline_acc]}
+    traces["gn_threshold"] = {"x": [0, last], "y": [clip, clip]} if clip is not None else {"x": [], "y": []}
+    return patch(traces)
 
 
 def _shown_units(trace, n_units: int):
@@ -284,43 +335,63 @@ def _rounded(a) -> np.ndarray:
     return np.round(np.asarray(a, dtype=np.float64), 4)
 
 
-def update_belt(fig, idx, trace, key_steps, n_units: int = 16):
-    """The belt figure from a ``GateTrace`` of one sequence: the ``n_units`` units that carry
-    the remembered token (``trace.unit_order``) first, ``key_steps`` marked."""
+def belt_patch(trace, key_steps, n_units: int = 16) -> dict:
+    """The belt from a ``GateTrace`` of one sequence: the ``n_units`` units that carry the
+    remembered token (``trace.unit_order``) first, ``key_steps`` marked."""
     units, labels = _shown_units(trace, n_units)
     mem = trace.c if trace.c is not None else trace.h  # (T, H)
-    _set(fig, idx, "belt_state", x=list(range(mem.shape[0])), y=labels, z=_rounded(mem[:, units].T))
     xs, ys = [], []
     for k in key_steps:
         xs += [k, k, None]
         ys += [labels[0], labels[-1], None]
-    _set(fig, idx, "belt_keys", x=xs, y=ys)
+    return patch({"belt_state": {"x": np.arange(mem.shape[0]), "y": labels, "z": _rounded(mem[:, units].T)},
+                  "belt_keys": {"x": xs, "y": ys}})
 
 
-def update_gates(fig, idx, trace, n_units: int = 16):
-    """The gates figure: the same units as ``update_belt``."""
+def gates_patch(trace, n_units: int = 16) -> dict:
+    """The gates, for the same units as ``belt_patch``."""
     units, labels = _shown_units(trace, n_units)
     names = list(trace.gates)  # "f","i","g","o" or "z","r","n"
-    t = list(range(trace.h.shape[0]))
+    t = np.arange(trace.h.shape[0])
+    traces = {}
     for i in range(4):
-        if i < len(names):
-            _set(fig, idx, f"gate_{i}", x=t, y=labels, z=_rounded(trace.gates[names[i]][:, units].T))
-        else:
-            _set(fig, idx, f"gate_{i}", x=[], y=[], z=[])
+        traces[f"gate_{i}"] = ({"x": t, "y": labels, "z": _rounded(trace.gates[names[i]][:, units].T)}
+                               if i < len(names) else {"x": [], "y": [], "z": []})
+    return patch(traces)
 
 
-def relabel(grad_fig, curves_fig, belt_fig, gates_fig, other: str) -> None:
-    """Retitle subplots and rename traces when the compared model changes (LSTM <-> GRU)."""
-    belt = _belt_titles(other)
-    for fig, titles in ((grad_fig, _gradient_titles(other)), (belt_fig, belt[:1]), (gates_fig, belt[1:])):
-        for ann, text in zip(fig.layout.annotations, [t for t in titles if t]):  # none made for ""
-            ann.text = text
-    o = MODEL_LABELS[other]
-    for fig, pairs in ((grad_fig, (("graph_other_h", f"{o} h_t"), ("norm_other_h", f"{o} h_t"))),
-                       (curves_fig, (("loss_other", o), ("acc_other", o), ("gn_other", o),
-                                     ("gn_after_other", f"{o} clipped")))):
-        idx = trace_index(fig)
-        for uid, name in pairs:
-            fig.data[idx[uid]].name = name
-            fig.data[idx[uid]].line.color = COLORS[other]
-    grad_fig.data[trace_index(grad_fig)["norm_other_c"]].line.color = COLORS[other]
+@functools.lru_cache(maxsize=None)
+def _titles(pane: str, other: str) -> tuple:
+    """The subplot titles (annotations) of a pane's skeleton for ``other`` (built once)."""
+    fig = SKELETONS[pane](100, other)
+    return tuple(a.to_plotly_json() for a in fig.layout.annotations)
+
+
+def labels_patch(other: str) -> dict[str, dict]:
+    """Titles, trace names and colours for the model beside the RNN ("lstm" or "gru"), per pane."""
+    o, c = MODEL_LABELS[other], COLORS[other]
+    names = _row_names(other)
+    out = {pane: patch(layout={"annotations": [dict(a) for a in _titles(pane, other)]})
+           for pane in ("heat", "belt", "gates")}
+    out["graph"] = patch({"norm_other_h": {"name": names["other_h"], "line": {"color": c}},
+                          "norm_other_c": {"line": {"color": c}}})
+    out["curves"] = patch({"loss_other": {"name": o, "line": {"color": c}}, "acc_other": {"name": o, "line": {"color": c}},
+                           "gn_other": {"name": o, "line": {"color": c}},
+                           "gn_after_other": {"name": f"{o} clipped", "line": {"color": c}}})
+    return out
+
+
+def markers_patch(events, upto: int | None = None) -> dict:
+    """Dotted vertical lines at the training steps where a training setting changed, in the loss
+    panel (labelled) and the gradient-norm panel: ``events`` [(step, text)] oldest first, those after
+    ``upto`` left out. The newest comes first in ``shapes``."""
+    shapes = []
+    for step, text in reversed(list(events)):
+        if upto is not None and step > upto:
+            continue
+        for xref, yref, label in (("x", "y domain", text), ("x3", "y3 domain", "")):
+            shapes.append(dict(type="line", x0=step, x1=step, xref=xref, yref=yref, y0=0, y1=0.97, name="setting",
+                               line=dict(color="#555555", width=1.2, dash="dot"),
+                               label=dict(text=label, textposition="end", textangle=0, yanchor="top",
+                                          xanchor="left", padding=4, font=dict(size=12, color="#333333"))))
+    return patch(layout={"shapes": shapes})

@@ -23,7 +23,7 @@ class GateTrace:
 
 @torch.no_grad()
 def gate_trace(model: RecurrentModel, x: torch.Tensor, key_step: int = 0) -> GateTrace:
-    """Run one sequence x (T, D) through the unrolled model.
+    """Run one sequence x (T, D) through the model (``RecurrentModel.states``).
 
     ``unit_order`` puts first the units whose memory (c_t for the LSTM, h_t
     otherwise) moved most at ``key_step`` and then held still: the units that
@@ -34,10 +34,10 @@ def gate_trace(model: RecurrentModel, x: torch.Tensor, key_step: int = 0) -> Gat
 
 @torch.no_grad()
 def gate_traces(model: RecurrentModel, x: torch.Tensor, key_steps: list[int]) -> list[GateTrace]:
-    """``gate_trace`` for every sequence of a batch x (B, T, D) in one unrolled pass
-    (about the cost of one sequence: the unrolled steps are small)."""
+    """``gate_trace`` for every sequence of a batch x (B, T, D) in one pass: the fused kernel,
+    with the gates of all steps recomputed at once (``RecurrentModel.states``)."""
     with inspecting(model):
-        tr = model.unrolled(x)
+        tr = model.states(x)
     hs = tr.h.float().cpu().numpy()  # (B, T, H)
     cs = tr.c.float().cpu().numpy() if tr.c is not None else None
     gates = {k_: v.float().cpu().numpy() for k_, v in tr.gates.items()}
