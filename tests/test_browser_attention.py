@@ -8,6 +8,8 @@ always arrives; nothing here waits a fixed time."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import SHOTS, assert_no_error_text, by_meta, open_dashboard, screenshot, wait_until
@@ -55,8 +57,6 @@ def progress(page) -> str:
 
 
 def alignment_pct(page) -> float:
-    import re
-
     m = re.search(r"alignment accuracy (\d+)%", page.inner_text("body"))
     return float(m.group(1)) if m else -1.0
 
@@ -66,7 +66,8 @@ def test_attention_dashboard_in_the_browser(voila_url, page):
     open_dashboard(page, voila_url, LESSON, n_plots=6)
     # the first state of every pane (whatever order the views appeared in)
     assert wait_until(page, lambda: len(by_meta(page, "self")["z"]) == len(TEXT))
-    assert wait_until(page, lambda: len(by_meta(page, "len_att")["y"]) > 0 and len(by_meta(page, "ent_scaled")["y"]) == 10)
+    assert wait_until(page, lambda: len(by_meta(page, "len_att")["y"]) > 0)
+    assert wait_until(page, lambda: len(by_meta(page, "ent_scaled")["y"]) == 10)
     z = by_meta(page, "self")["z"]
     assert all(len(r) == len(z) for r in z) and all(w == 0 for w in upper(z))  # causal mask: exact zeros
     assert len(by_meta(page, "align")["z"]) == 8

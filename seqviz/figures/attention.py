@@ -289,8 +289,8 @@ def self_attention_patch(weights, tokens: str, sel: tuple[int, int]) -> dict:
     T = w.shape[0]
     t = _ticks(list(tokens))
     x, y = AXES["self"]
-    return patch({"self": dict(z=w.tolist(), x=list(range(T)), y=list(range(T))), **selection_box_patch(*sel)["traces"]},
-                 {x: t, y: t})
+    traces = {"self": dict(z=w.tolist(), x=list(range(T)), y=list(range(T))), **selection_box_patch(*sel)["traces"]}
+    return patch(traces, {x: t, y: t})
 
 
 def selection_box_patch(i: int, j: int) -> dict:

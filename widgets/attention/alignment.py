@@ -17,7 +17,6 @@ import copy
 import threading
 from typing import Callable
 
-import numpy as np
 import torch
 
 from seqviz.data.translation import TranslationConfig

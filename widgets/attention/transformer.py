@@ -247,7 +247,8 @@ class TransformerPart:
         T = view["w"].shape[0]
         counts = keys_per_row(T, view["causal"])
         tables = reference_tables(max(2 * self.cfg.max_len, T))
-        rows = f"{T} rows of {'1 to ' if view['causal'] and T > 1 else ''}{T} keys" + (", causal" if view["causal"] else "")
+        causal = view["causal"]
+        rows = f"{T} rows of {'1 to ' if causal and T > 1 else ''}{T} keys" + (", causal" if causal else "")
         return fa.entropy_patch(DIMS, reference_entropy(tables[True], counts), reference_entropy(tables[False], counts),
                                 max_entropy(counts), rows, view["q"].shape[1], float(row_entropy(view["w"]).mean()))
 

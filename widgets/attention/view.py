@@ -178,12 +178,10 @@ class AttentionDashboard(LiveDashboard):
     def rebuild(self, part: str, name: str) -> None:
         """A knob that needs new models (task, cell; causal, scaled, position, kind)."""
         self.gate.hold()
-        t0 = time.perf_counter()
         was = self._pause_part(part)
         p = self.parts[part]
         p.reset()
         p.draw()
-        self.rebuild_ms = 1000 * (time.perf_counter() - t0)  # kernel time to the first changed pane
         self.progress.value = self._progress()
         st = self.state
         if part == "part1":
