@@ -37,8 +37,7 @@ def make_controls() -> dict[str, ipw.Widget]:
         "task": ipw.Dropdown(options=[(v, k) for k, v in TASK_LABELS.items()], description="Task",
                              layout=ipw.Layout(width="420px"), style=STYLE),
         "cell": ipw.ToggleButtons(options=[("GRU", "gru"), ("LSTM", "lstm")], description="Recurrent cell",
-                                  style={"description_width": "110px", "button_width": "64px"},
-                                  layout=ipw.Layout(width="290px", flex="0 0 auto")),
+                                  style={"description_width": "120px", "button_width": "70px"}),
         "source": ipw.Text(description="Source to show", continuous_update=False, layout=ipw.Layout(width="420px"),
                            style=STYLE),
         "out_i": _slider("Output step i", min=0, max=7),
@@ -203,7 +202,7 @@ class AttentionDashboard(LiveDashboard):
         c, b1, b2 = self.c, self.buttons["part1"], self.buttons["part2"]
         h = lambda t: ipw.HTML(f"<h3 style='margin:6px 0 2px 0'>{t}</h3>")  # noqa: E731
         box = lambda w: ipw.Box([w], layout=ipw.Layout(width="660px"))  # noqa: E731
-        part1 = ipw.HBox([ipw.VBox([ipw.HBox([b1["train"], b1["pause"], b1["reset"], c["cell"]]), c["task"],
+        part1 = ipw.HBox([ipw.VBox([ipw.HBox([b1["train"], b1["pause"], b1["reset"]]), c["cell"], c["task"],
                                     c["source"], self.part1.timeline.widget, c["out_i"], c["src_j"]],
                                    layout=ipw.Layout(width="680px")), box(self.eq_a)])
         part2 = ipw.HBox([ipw.VBox([ipw.HBox([b2["train"], b2["pause"], b2["reset"], self.shuffle_button]),
