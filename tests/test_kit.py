@@ -158,6 +158,14 @@ def test_when_drawn_waits_for_the_acknowledgement_or_the_timeout():
         fig.data[0].y = [2]
     when_drawn([pane], lambda: ran.append("late"), max_wait_s=0.1)
     assert wait_for(lambda: ran[-1] == "late", 5)
+    # a call whose panes are idle runs at once, and only itself: an older wait is not paid for here
+    other = PlotPane(go.Figure(go.Scatter(x=[0], y=[0])))
+    with pane.batch() as fig:
+        fig.data[0].y = [3]
+    when_drawn([pane], lambda: ran.append("waiting"), key="w", max_wait_s=5)
+    pane._drawn = pane._sent  # drawn, but no message came to flush it
+    when_drawn([other], lambda: ran.append("mine"))
+    assert ran[-1] == "mine" and "waiting" not in ran
 
 
 def test_worker_refuses_a_second_start_and_says_why_it_ended():

@@ -111,3 +111,11 @@ def test_apply_writes_a_patch_by_trace_meta_as_one_message():
     assert list(built.data[0].y) == [1, 2] and fig.data[0].y == ()  # build leaves the skeleton alone
     with pytest.raises(KeyError):
         pane.apply(patch({"missing": {"y": [1]}}))
+
+
+def test_merge_replaces_whole_layout_values():
+    from seqviz.figures.patch import merge, patch
+
+    m = merge(patch(layout={"shapes": [1], "xaxis": {"range": [0, 1]}}),
+              patch(layout={"shapes": [2, 3], "xaxis": {"title": "t"}}))
+    assert m["layout"] == {"shapes": [2, 3], "xaxis": {"range": [0, 1], "title": "t"}}

@@ -30,7 +30,10 @@ def merge(*patches: dict) -> dict:
             continue
         for part in ("traces", "layout"):
             for k, props in p.get(part, {}).items():
-                out[part].setdefault(k, {}).update(props)
+                if isinstance(props, dict) and isinstance(out[part].get(k, {}), dict):
+                    out[part].setdefault(k, {}).update(props)
+                else:  # a whole value (a list of shapes, a number): the later one replaces it
+                    out[part][k] = props
     return out
 
 

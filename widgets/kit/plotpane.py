@@ -362,21 +362,23 @@ def when_drawn(panes, fn, key=None, max_wait_s: float = 0.5) -> None:
     timeout, on a timer thread: it may run beside a control's handler or the training thread,
     so it takes the locks it needs (the run's lock, the pane's ``batch``)."""
     key = key if key is not None else id(fn)
+    panes = tuple(panes)
     with _waiting_lock:
-        _waiting[key] = (tuple(panes), fn)
-    _flush_drawn()
-    with _waiting_lock:
-        still = key in _waiting
-    if still:
-        t = threading.Timer(max_wait_s, _flush_drawn, kwargs={"only": key})
-        t.daemon = True
-        t.start()
+        _waiting[key] = (panes, fn)
+    if not any(p.busy for p in panes):
+        _flush_drawn(only=key, others=False)  # this one alone: the caller must not pay for older waits
+        return
+    t = threading.Timer(max_wait_s, _flush_drawn, kwargs={"only": key})
+    t.daemon = True
+    t.start()
 
 
-def _flush_drawn(only=None) -> None:
-    """Run the waiting functions whose panes are no longer busy (``only``: run that one anyway)."""
+def _flush_drawn(only=None, others: bool = True) -> None:
+    """Run the waiting functions whose panes are no longer busy (``only``: run that one anyway;
+    ``others=False``: only that one)."""
     with _waiting_lock:
-        ready = [k for k, (panes, _) in _waiting.items() if k == only or not any(p.busy for p in panes)]
+        ready = [k for k, (panes, _) in _waiting.items()
+                 if k == only or (others and not any(p.busy for p in panes))]
         fns = [_waiting.pop(k)[1] for k in ready]
     for fn in fns:
         try:
