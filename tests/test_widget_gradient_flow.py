@@ -2,6 +2,7 @@
 pane holds (compared with independent computations) and in which order panes are sent."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -204,15 +205,102 @@ def test_clipping_shows_the_threshold_marks_the_change_and_applies_live(dash):
     assert newest.label.text == "lr 3.0e-03" and newest.x0 == 1
 
 
-def test_divergence_stops_training_with_one_sentence():
-    d = dashboard(preset="Exploding: rho = 1.5, plain SGD, no clipping", T=100)
+def test_exploding_preset_shows_growth_backwards_then_diverges_with_one_sentence():
+    d = dashboard(preset="Exploding: ρ = 2.5, plain SGD, no clipping")
     try:
+        y = arr(trace(d, "norm_rnn_h").y)  # the untrained probe: larger at t = 0 than at t = T-1
+        assert y[0] > y[-1] and "||W_hh||" not in d.status.text
         d.buttons["train"].click()
         assert wait_for(lambda: not d.worker.running, 60)
         assert "NaN or infinite" in d.status.text and "clipping" in d.status.text
         assert not d.buttons["train"].disabled
     finally:
         d.close_worker()
+
+
+def numbers(html_text: str, label: str) -> float:
+    """The bold number after ``label`` in an equation box."""
+    text = re.sub(r"<(?!/?b>)[^>]+>", "", html_text)
+    m = re.search(re.escape(label) + r"[^<]*?<b>([^<]+)</b>", text)
+    assert m, (label, text)
+    return float(m.group(1))
+
+
+def test_the_equation_box_shows_rho_and_sigma_max_of_the_weights_it_describes(dash):
+    def check(W):
+        text = dash.eq_rnn.value
+        rho = torch.linalg.eigvals(W.detach().double()).abs().max().item()
+        sigma = torch.linalg.svdvals(W.detach().double())[0].item()
+        assert numbers(text, "ρ(Whh) = ") == pytest.approx(rho, rel=6e-3)  # shown to 3 digits
+        assert numbers(text, "σmax = ") == pytest.approx(sigma, rel=6e-3)  # shown to 3 digits
+        assert ("must" in text) == (sigma < 1)
+        return rho, sigma
+
+    rho, sigma = check(dash.run.models["rnn"].rnn.weight_hh_l0)
+    assert rho == pytest.approx(0.6, rel=1e-3) and sigma > rho  # the radius is not a norm
+    assert "Steps t = 0 … T−1 = 19" in re.sub("<[^>]+>", "", dash.eq_rnn.value)
+    dash.state.radius = 1.2
+    check(dash.run.models["rnn"].rnn.weight_hh_l0)
+    for _ in range(3):
+        dash.buttons["step"].click()
+    check(dash.run.models["rnn"].rnn.weight_hh_l0)
+    dash.timeline.slider.value = 0  # the untrained snapshot
+    check(dash.timeline.snaps[0][1]["rnn"]["rnn.weight_hh_l0"])
+    p = dash.run.history["rnn"]  # measured ratio: of the probe shown
+    ref = reference_norms(build_from(dash, "rnn", dash.timeline.snaps[0][1]), dash.run.setup.task,
+                          dash.run.setup.probe_batch)
+    assert numbers(dash.eq_rnn.value, "||∂L/∂hT−1|| = ") == pytest.approx(ref[0] / ref[-1], rel=6e-3)  # shown to 3 digits
+    assert p is not None
+    dash.state.task = "copy"
+    assert "loss at every step" in dash.eq_rnn.value
+
+
+def build_from(dash, name, snap):
+    m = build_recurrent(model_configs(dash.state.config())[name], seed=0)
+    m.load_state_dict(snap[name])
+    return m
+
+
+def hand_lstm_cell_grads(model, x, y, task):
+    """||dL/dc_t|| of one sequence, the LSTM written out by hand in float64 with retain_grad() on
+    every c_t (independent of seqviz.probes)."""
+    r, H = model.rnn, model.cfg.hidden
+    W_ih, W_hh = r.weight_ih_l0.detach().double(), r.weight_hh_l0.detach().double().requires_grad_()
+    b = r.bias_ih_l0.detach().double() + r.bias_hh_l0.detach().double()
+    h = c = torch.zeros(1, H, dtype=torch.float64)
+    cs, hs = [], []
+    for t in range(x.shape[0]):
+        z = x[t:t + 1].double() @ W_ih.T + h @ W_hh.T + b
+        i, f, g, o = z[:, :H].sigmoid(), z[:, H:2 * H].sigmoid(), z[:, 2 * H:3 * H].tanh(), z[:, 3 * H:].sigmoid()
+        c = f * c + i * g
+        c.retain_grad()
+        cs.append(c)
+        h = o * c.tanh()
+        hs.append(h)
+    out = torch.cat(hs)[None] @ model.head.weight.detach().double().T + model.head.bias.detach().double()
+    yy = y[None].double() if y.is_floating_point() else y[None]
+    task.loss(out, yy).backward()
+    return np.array([c.grad.norm().item() for c in cs])
+
+
+def test_the_belt_box_shows_the_belt_product_and_the_total_ratio_each_measured_its_own_way(dash):
+    for _ in range(4):
+        dash.buttons["step"].click()
+    dash.c["seq_index"].value = 3
+    run, i = dash.run, 3
+    x, y = run.setup.probe_batch.x[i], run.setup.probe_batch.y[i]
+    t0 = int(run.setup.probe_batch.key_positions[i][0])
+    with torch.no_grad():
+        f = run.models["lstm"].unrolled(x[None]).gates["f"][0].double().numpy()  # (T, H)
+    prod = f[t0 + 1:].prod(axis=0)  # the belt: forget gates only
+    top = int(trace(dash, "belt_state").y[0][1:])  # the first unit the belt view shows
+    text = dash.eq_belt.value
+    assert f"top unit (u{top}," in text and f"t<sub>0</sub> = {t0}" in text
+    assert numbers(text, "it stores the token) ") == pytest.approx(prod[top], rel=6e-3)  # shown to 3 digits
+    assert numbers(text, "median unit ") == pytest.approx(np.median(prod), rel=6e-3)  # shown to 3 digits
+    g = hand_lstm_cell_grads(run.models["lstm"], x, y, run.setup.task)  # every path, by autograd
+    assert numbers(text, "(backpropagation, every path): ") == pytest.approx(g[t0] / g[-1], rel=6e-3)  # shown to 3 digits
+    assert abs(np.log10(g[t0] / g[-1]) - np.log10(np.median(prod))) > 0.1  # two different numbers
 
 
 def test_presets_load_and_gru_relabels(dash):

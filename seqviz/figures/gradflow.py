@@ -96,7 +96,7 @@ def build_graph_figure(T: int, other: str = "lstm", height: int = 560, width: in
     fig.update_xaxes(showgrid=False, zeroline=False, row=1, col=1)
     fig.update_yaxes(showgrid=False, zeroline=False, tickmode="array", tickvals=[], ticktext=[], range=[-0.5, 2.5],
                      row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", dtick=4, title_text="norm", row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", nticks=8, title_text="norm", row=2, col=1)
     doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2)]
     apply_theme(fig, height=height, width=width, margin=dict(MARGIN, l=90), legend=_legend(doms[1][1], NORMS_TITLE + ":"),
                 coloraxis=dict(colorscale=SEQUENTIAL, cmin=COLOR_RANGE[0], cmax=COLOR_RANGE[1],
@@ -147,9 +147,9 @@ def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WID
                                  legend="legend2", line=dict(color=c, width=2.5, dash="dot")), row=2, col=1)
     fig.add_trace(go.Scatter(uid="gn_threshold", x=[], y=[], mode="lines", name="threshold", legend="legend2",
                              line=dict(color=COLORS["black"], width=1.5, dash="dash")), row=2, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", dtick=1, title_text="loss", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", nticks=6, title_text="loss", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], title_text="accuracy", row=1, col=2)
-    fig.update_yaxes(type="log", exponentformat="power", dtick=1, title_text="norm", row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", nticks=6, title_text="norm", row=2, col=1)
     for r, c in ((1, 1), (1, 2), (2, 1)):
         fig.update_xaxes(title_text="training step", row=r, col=c)
     doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2)]
@@ -259,13 +259,22 @@ def graph_patch(T: int, other: str, probe_rnn, probe_other, cuts, title: str = N
         traces["graph_net"] = {"x": [], "y": [], "z": [], "customdata": []}
     gx, gy = _cut_xy(cuts, -0.5, len(present) - 0.5)
     traces["graph_cuts"] = {"x": gx, "y": gy}
+    top = _color_top(traces["graph_net"]["z"])
     finite = [np.asarray(v, dtype=float) for v in series.values() if v is not None]
     hi = max((float(np.max(v[np.isfinite(v)], initial=FLOOR)) for v in finite), default=1.0)
     nx, ny = _cut_xy(cuts, FLOOR, max(hi, FLOOR) * 10)
     traces["norm_cuts"] = {"x": nx, "y": ny}
     return patch(traces, {"legend": {"title": {"text": f"<b>{title}:</b>"}},
                           "yaxis": {"tickvals": list(range(len(labels))), "ticktext": labels,
-                                    "range": [-0.5, max(len(labels), 1) - 0.5]}})
+                                    "range": [-0.5, max(len(labels), 1) - 0.5]},
+                          "coloraxis": {"cmax": top}})
+
+
+def _color_top(z) -> float:
+    """Top of the log10 colour scale: 1, or up to 10 when gradients grow larger (exploding; a
+    diverged read-out's 1e38 would squeeze everything else into one colour)."""
+    z = np.asarray(z, dtype=float)
+    return float(min(max(COLOR_RANGE[1], np.ceil(np.nanmax(z))), 10)) if z.size else float(COLOR_RANGE[1])
 
 
 def heat_patch(T: int, rnn_probes, other_probes, steps) -> dict:
@@ -279,10 +288,17 @@ def heat_patch(T: int, rnn_probes, other_probes, steps) -> dict:
             traces[uid] = {"x": t, "y": np.asarray(steps[-n:]), "z": z}
         else:
             traces[uid] = {"x": [], "y": [], "z": []}
-    # training steps from the first probe to the last (plotly would pad half a row below step 0)
-    y_range = [float(steps[0]), float(steps[-1])] if len(steps) > 1 else None
-    return patch(traces, {"yaxis": {"range": y_range, "autorange": y_range is None},
-                          "yaxis2": {"range": y_range, "autorange": y_range is None}})
+    # training steps from the first probe to the last (plotly would pad half a row below step 0);
+    # one row: its own step as the only tick
+    if len(steps) > 1:
+        y = {"range": [float(steps[0]), float(steps[-1])], "autorange": False, "tickmode": "auto"}
+    elif len(steps) == 1:
+        y = {"range": [steps[0] - 0.5, steps[0] + 0.5], "autorange": False, "tickmode": "array",
+             "tickvals": [steps[0]]}
+    else:
+        y = {"autorange": True, "tickmode": "auto"}
+    tops = [_color_top(t["z"]) for t in traces.values() if len(t["z"])]
+    return patch(traces, {"yaxis": y, "yaxis2": dict(y), "coloraxis": {"cmax": max(tops, default=COLOR_RANGE[1])}})
 
 
 def _xy(h, name: str, upto: int | None, window: int | None, n: int):

@@ -256,3 +256,8 @@ def build_recurrent(cfg: RecurrentConfig, seed: int, device: torch.device | str 
 def spectral_radius(W: torch.Tensor) -> float:
     """Largest |eigenvalue| of a square matrix."""
     return float(torch.linalg.eigvals(W.detach().double().cpu()).abs().max())
+
+
+def spectral_norm(W: torch.Tensor) -> float:
+    """||W||_2: the largest singular value."""
+    return float(torch.linalg.svdvals(W.detach().double().cpu())[0])

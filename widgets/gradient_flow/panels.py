@@ -7,14 +7,13 @@ builders) or a piece of HTML; none touches a pane or a widget.
 
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
 
 from seqviz.figures import gradflow as gf
 from seqviz.figures.patch import patch
-from seqviz.models.recurrent import cut_points
+from seqviz.models.recurrent import cut_points, spectral_norm, spectral_radius
 from seqviz.probes.gates import belt_product, gate_traces
 from seqviz.probes.gradients import probe_gradients
 
@@ -37,11 +36,12 @@ def merge(*patches: dict) -> dict:
 
 
 # -- probes ------------------------------------------------------------------------------
-def measure(run, models: dict) -> dict:
+def measure(run, models: dict, per_sequence: bool = False) -> dict:
     """Per-step gradient norms of ``models`` (the run's own, or viewer copies) on the run's
     fixed probe batch, with the run's current truncation."""
     s = run.setup
-    return {name: probe_gradients(m, s.task, s.probe_batch, tbptt=s.tbptt) for name, m in models.items()}
+    return {name: probe_gradients(m, s.task, s.probe_batch, tbptt=s.tbptt, per_sequence=per_sequence)
+            for name, m in models.items()}
 
 
 def probe_rows(run, live: tuple[int, dict] | None = None, upto: int | None = None):
@@ -114,49 +114,93 @@ def gates_view(trace) -> dict:
 
 
 # -- HTML --------------------------------------------------------------------------------
-def _power10(base: float, n: int) -> str:
-    """base**n written as 10^x, without overflow for huge or tiny results."""
-    if not math.isfinite(base) or base <= 0:
-        return "undefined"
-    x = n * math.log10(base)
-    return f"10<sup>{x:.0f}</sup>" if abs(x) >= 3 else f"{base ** n:.2g}"
+def _num(x: float | None) -> str:
+    return "–" if x is None or not math.isfinite(x) else (f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}")
 
 
-def rnn_equation(rho: float, T: int, measured_ratio: float | None) -> str:
+def matrix_numbers(W) -> tuple[float, float]:
+    """rho(W) (largest |eigenvalue|) and ||W||_2 = sigma_max (largest singular value)."""
+    return spectral_radius(W), spectral_norm(W)
+
+
+def rnn_equation(rho: float, sigma: float, T: int, task, measured_ratio: float | None, updates: int | None) -> str:
+    """The RNN's chain rule, Pascanu et al.'s condition worded as a condition on sigma_max, the
+    live (or snapshot) rho and sigma_max, and the measured ratio; steps t = 0 .. T-1 throughout."""
+    last = f"T−1 = {T - 1}"
+    if task.seq2seq:
+        shape = ("Copy memory has a loss at every step, so ∂L/∂h<sub>t</sub> also gets its own term ∂ℓ<sub>t</sub>/∂h"
+                 "<sub>t</sub> (and one through J<sub>s</sub>⋯J<sub>t+1</sub> from every later loss ℓ<sub>s</sub>): not "
+                 "one product of Jacobians.")
+    else:
+        shape = (f"The loss reads only h<sub>T−1</sub>, so ∂L/∂h<sub>t</sub> = ∂L/∂h<sub>T−1</sub> · J<sub>T−1</sub>⋯"
+                 "J<sub>t+1</sub>: T−1−t <i>different</i> Jacobians.")
+    verdict = ("σ<sub>max</sub> &lt; 1: each J<sub>k</sub> shrinks what passes through it, so the gradient carried back "
+               "from later steps <b>must</b> vanish." if sigma < 1 else
+               "σ<sub>max</sub> ≥ 1: the condition says nothing either way; the measurement decides.")
+    when = "" if updates is None else (" (untrained" if updates == 0 else f" (after {updates} updates")
+    shown = "0</b> (no gradient reaches h<sub>0</sub>)" if measured_ratio == 0 else f"{_num(measured_ratio)}</b>"
     meas = "" if measured_ratio is None else (
-        f"<br>Measured now: ||∂L/∂h<sub>0</sub>|| / ||∂L/∂h<sub>T−1</sub>|| = <b>{measured_ratio:.1e}</b>")
+        f"<br>Measured{when}, 8 probe sequences): ||∂L/∂h<sub>0</sub>|| / ||∂L/∂h<sub>T−1</sub>|| = <b>{shown}")
     return (
-        "∂L/∂h<sub>t</sub> = ∂L/∂h<sub>T</sub> · ∏<sub>k=t+1…T</sub> ∂h<sub>k</sub>/∂h<sub>k−1</sub>,"
-        "&nbsp; ∂h<sub>k</sub>/∂h<sub>k−1</sub> = diag(φ′(a<sub>k</sub>)) W<sub>hh</sub><br>"
-        "A product of T−t Jacobians: if their norms stay below 1 it shrinks geometrically (vanishing), "
-        "above 1 it can blow up (exploding).<br>"
-        f"Now: ρ(W<sub>hh</sub>) = <b>{rho:.3g}</b>, so ρ<sup>T−1</sup> = <b>{_power10(rho, T - 1)}</b>"
-        " (|φ′| ≤ 1 for tanh only makes it smaller)." + meas
+        f"Steps t = 0 … {last}, here and in the plots.<br>"
+        "∂L/∂h<sub>t</sub> = ∂ℓ<sub>t</sub>/∂h<sub>t</sub> + ∂L/∂h<sub>t+1</sub> J<sub>t+1</sub>,&nbsp; "
+        "J<sub>k</sub> = ∂h<sub>k</sub>/∂h<sub>k−1</sub> = diag(φ′(a<sub>k</sub>)) W<sub>hh</sub><br>"
+        f"{shape}<br>"
+        "Sufficient for vanishing (Pascanu et al., 2013): ||W<sub>hh</sub>||<sub>2</sub> &lt; 1/γ, γ = max|φ′| "
+        "(1 for tanh and ReLU), on the <i>largest singular value</i>. Not necessary; and "
+        "||W<sub>hh</sub>||<sub>2</sub> &gt; 1 is only necessary for exploding. For a product of different "
+        "non-normal J<sub>k</sub>, ρ<sup>T−1</sup> is neither a bound nor a prediction.<br>"
+        f"Now: ρ(W<sub>hh</sub>) = <b>{_num(rho)}</b> (largest |eigenvalue|), "
+        f"||W<sub>hh</sub>||<sub>2</sub> = σ<sub>max</sub> = <b>{_num(sigma)}</b> (largest singular value). "
+        f"{verdict}" + meas
     )
 
 
-def belt_equation(other: str, prod_top: float | None, prod_median: float | None, t0: int) -> str:
-    gate = "f" if other == "lstm" else "z"
-    head = (
-        "c<sub>t</sub> = f<sub>t</sub> ⊙ c<sub>t−1</sub> + i<sub>t</sub> ⊙ g<sub>t</sub>,&nbsp; "
-        "h<sub>t</sub> = o<sub>t</sub> ⊙ tanh(c<sub>t</sub>)<br>Along the belt: "
-        "∂c<sub>T</sub>/∂c<sub>t</sub> = ∏<sub>k=t+1…T</sub> diag(f<sub>k</sub>): no weight matrix, "
-        "no squashing, only the forget gates. Gates near 1 keep the gradient alive."
-        if other == "lstm" else
-        "h<sub>t</sub> = (1 − z<sub>t</sub>) ⊙ n<sub>t</sub> + z<sub>t</sub> ⊙ h<sub>t−1</sub><br>Along the direct path: "
-        "∂h<sub>T</sub>/∂h<sub>t</sub> ⊇ ∏<sub>k=t+1…T</sub> diag(z<sub>k</sub>): the update gate plays the "
-        "forget gate's role."
-    )
-    if prod_top is None:
+def belt_equation(other: str, numbers: dict | None) -> str:
+    """The belt's direct path and, on the sequence shown, its product per unit beside the total
+    gradient ratio from backpropagation (``belt_numbers``)."""
+    if other == "lstm":
+        head = ("c<sub>t</sub> = f<sub>t</sub> ⊙ c<sub>t−1</sub> + i<sub>t</sub> ⊙ g<sub>t</sub>,&nbsp; "
+                "h<sub>t</sub> = o<sub>t</sub> ⊙ tanh(c<sub>t</sub>)<br>"
+                "The belt, the direct path alone: ∂c<sub>T−1</sub>/∂c<sub>t</sub>|<sub>belt</sub> = "
+                "∏<sub>k=t+1…T−1</sub> diag(f<sub>k</sub>): no weight matrix, no squashing. The gradient also "
+                "reaches c<sub>t</sub> through h<sub>t</sub> and the gates, so the total ∂L/∂c<sub>t</sub> is "
+                "another number.")
+        gate, mem = "f", "c"
+    else:
+        head = ("h<sub>t</sub> = (1 − z<sub>t</sub>) ⊙ n<sub>t</sub> + z<sub>t</sub> ⊙ h<sub>t−1</sub><br>"
+                "The direct path alone: ∏<sub>k=t+1…T−1</sub> diag(z<sub>k</sub>) (the update gate plays the "
+                "forget gate's role). The gradient also reaches h<sub>t</sub> through the gates and n<sub>t</sub>, "
+                "so the total ∂L/∂h<sub>t</sub> is another number.")
+        gate, mem = "z", "h"
+    if not numbers:
         return head
-    return head + (f"<br>On the sequence shown, ∏ {gate}<sub>k</sub> from its first key step t={t0} to the end: "
-                   f"top unit <b>{prod_top:.1e}</b>, median unit <b>{prod_median:.1e}</b>.")
+    n = numbers
+    return head + (
+        f"<br>Sequence {n['seq']}, from its first deciding step t<sub>0</sub> = {n['t0']} to {n['last']}:"
+        f"<br>• belt product ∏ {gate}<sub>k</sub>: top unit (u{n['unit']}, it stores the token) "
+        f"<b>{_num(n['top'])}</b>, median unit <b>{_num(n['median'])}</b>"
+        f"<br>• total ratio ||∂L/∂{mem}<sub>{n['t0']}</sub>|| / ||∂L/∂{mem}<sub>{n['last']}</sub>|| "
+        f"(backpropagation, every path): <b>{'0' if n['ratio'] == 0 else _num(n['ratio'])}</b>")
 
 
-def belt_numbers(trace, t0: int) -> tuple[float, float]:
-    """Belt product of the top unit (the one that stores the token) and the median unit."""
+def belt_numbers(trace, seq_norms, i: int, t0: int) -> dict:
+    """On sequence ``i``: the belt product from ``t0`` to the end for the top unit (the one that
+    stores the token, ``trace.unit_order[0]``) and the median unit, and the total gradient ratio
+    ||dL/dm_t0|| / ||dL/dm_(T-1)|| of the memory m (c_t, or h_t for the GRU) from ``seq_norms``
+    (T, B) (a per-sequence probe)."""
     prod = belt_product(trace, t0)
-    return float(prod[trace.unit_order[0]]), float(np.median(prod))
+    unit = int(trace.unit_order[0])
+    last = len(seq_norms) - 1
+    t0 = int(min(max(t0, 0), last))
+    ratio = float(seq_norms[t0, i] / seq_norms[last, i]) if seq_norms[last, i] > 0 else None
+    return {"seq": i, "t0": t0, "last": last, "unit": unit, "top": float(prod[unit]), "median": float(np.median(prod)),
+            "ratio": ratio}
+
+
+def memory_norms(probe, other: str):
+    """Per-sequence norms (T, B) of the gradient reaching the memory: dL/dc_t (LSTM), dL/dh_t (GRU)."""
+    return probe.c_seq if other == "lstm" else probe.h_seq
 
 
 def progress_html(run, other: str, upto: int | None = None) -> str:
@@ -174,7 +218,3 @@ def progress_html(run, other: str, upto: int | None = None) -> str:
             parts += [f"{gf.MODEL_LABELS[k]} loss {float(h.loss[idx[k]]):.3g}" for k, h in hs.items()]
     parts.append(f"baseline {s.task.baseline_loss(s.T):.3g}")
     return f"<span style='font-size:15px'>{' · '.join(parts)}</span>"
-
-
-def escape(text: str) -> str:
-    return html.escape(text)

@@ -16,7 +16,7 @@ CONFIG_FIELDS = ("task", "T", "hidden", "other", "activation", "radius", "forget
 
 
 class GradientFlowState(CheckedState):
-    RANGES = {"T": (10, 200, True), "hidden": (4, 128, True), "radius": (0.1, 2.0, False),
+    RANGES = {"T": (10, 200, True), "hidden": (4, 128, True), "radius": (0.1, 3.0, False),
               "forget_bias": (-3.0, 5.0, False), "lr": (1e-4, 1.0, False), "clip": (0.01, 100.0, False),
               "tbptt": (1, 200, True), "seed": (0, 1_000_000, True), "seq_index": (0, N_SHOWN - 1, True)}
     CHOICES = {"task": tuple(TASKS), "other": ("lstm", "gru"), "activation": ("tanh", "relu"),

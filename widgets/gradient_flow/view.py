@@ -30,7 +30,7 @@ from seqviz.devices import pick_device
 from seqviz.experiments import PRESETS, build_gradflow_run
 from seqviz.experiments.gradflow import model_configs
 from seqviz.figures import gradflow as gf
-from seqviz.models.recurrent import build_recurrent, spectral_radius
+from seqviz.models.recurrent import build_recurrent
 from widgets.gradient_flow import panels as P
 from widgets.gradient_flow.state import LIVE_KNOBS, MODEL_KNOBS, N_SHOWN, GradientFlowState
 from widgets.kit import (EquationBox, LiveDashboard, PlotPane, Timeline, bind_all, device_badge, show_running,
@@ -58,7 +58,7 @@ def make_controls() -> dict[str, ipw.Widget]:
         "hidden": ipw.IntSlider(min=4, max=128, step=4, description="Hidden units H", **c),
         "other": ipw.ToggleButtons(options=[("LSTM", "lstm"), ("GRU", "gru")], description="Beside the RNN", **tog),
         "activation": ipw.ToggleButtons(options=["tanh", "relu"], description="RNN activation", **tog),
-        "radius": ipw.FloatSlider(min=0.1, max=2.0, step=0.05, description="RNN ρ(W_hh) at init", **c),
+        "radius": ipw.FloatSlider(min=0.1, max=3.0, step=0.05, description="RNN ρ(W_hh) at init", **c),
         "forget_bias": ipw.FloatSlider(min=-3.0, max=5.0, step=0.5, description="LSTM forget bias", **c),
         "optimizer": ipw.ToggleButtons(options=[("Adam", "adam"), ("plain SGD", "sgd")], description="Optimizer",
                                        style={"description_width": "150px", "button_width": "90px"}),
@@ -90,8 +90,8 @@ class GradientFlowDashboard(LiveDashboard):
         self.c = make_controls()
         self.buttons = training_buttons(step=True)
         self.progress = ipw.HTML()
-        self.eq_rnn = EquationBox("RNN: a product of Jacobians")
-        self.eq_belt = EquationBox("The belt")
+        self.eq_rnn = EquationBox("RNN: the chain rule through time")
+        self.eq_belt = EquationBox("The belt, and the whole gradient")
         self.panes = {k: PlotPane(f) for k, f in gf.build_figures(s.T, s.other).items()}
         self.timeline = Timeline(self._capture, max_snapshots=40, every=10, description="History",
                                  status=self.status)
@@ -102,7 +102,7 @@ class GradientFlowDashboard(LiveDashboard):
         self._lock = threading.RLock()  # rebuilds and deferred views (the training thread never takes it)
         self._pending: dict[str, dict] = {}  # pane -> patch to send with its next view (axes, titles)
         self._queue: list[str] = []  # panes still to draw after the ones just sent (``when_drawn``)
-        self._belt: tuple | None = None  # (whose weights, gate traces of the probe batch)
+        self._belt: tuple | None = None  # (whose weights, gate traces of the probe batch, memory gradient norms)
         self._viewers: dict = {}  # model -> a copy holding a snapshot's weights (the timeline)
         self._probe_cache: dict = {}  # model -> (what it was built from, its untrained probe): one each
         self._heat_turn = 0
@@ -371,7 +371,8 @@ class GradientFlowDashboard(LiveDashboard):
 
     def _belt_traces(self, snap) -> list:
         """Gate traces of the probe batch: the live model's (kept until it changes), or a
-        snapshot's (loaded into a viewer copy; the live model is never touched)."""
+        snapshot's (loaded into a viewer copy; the live model is never touched). With them, the
+        per-sequence gradient reaching the memory (the belt box's total ratio)."""
         run, other = self.run, self.other
         upto = self._scrub()[0]
         whose = ("snap", upto) if snap is not None else ("live", run.steps)
@@ -379,10 +380,14 @@ class GradientFlowDashboard(LiveDashboard):
             return self._belt[1]
         if snap is None:
             with run.lock:
-                traces = P.belt_traces(run, run.models[other])
+                model = run.models[other]
+                traces = P.belt_traces(run, model)
+                probe = P.measure(run, {other: model}, per_sequence=True)[other]
         else:
-            traces = P.belt_traces(run, self._viewer(other, snap))
-        self._belt = (whose, traces)
+            model = self._viewer(other, snap)
+            traces = P.belt_traces(run, model)
+            probe = P.measure(run, {other: model}, per_sequence=True)[other]
+        self._belt = (whose, traces, P.memory_norms(probe, other))
         return traces
 
     def _viewer(self, name: str, snap: dict):
@@ -402,21 +407,20 @@ class GradientFlowDashboard(LiveDashboard):
             progress = P.progress_html(run, other, upto)
             steps, rows = P.probe_rows(run, self.live, upto)
             W = snap["rnn"]["rnn.weight_hh_l0"] if snap is not None else run.models["rnn"].rnn.weight_hh_l0
-            rho = spectral_radius(W)
+            rho, sigma = P.matrix_numbers(W)
         self.progress.value = progress
         shown = P.nearest(steps, rows, upto)
-        ratio = None
+        ratio, updates = None, None
         if shown is not None:
             h = shown[1]["rnn"].h_norms
-            ratio = float(h[0] / h[-1]) if h[-1] > 0 else None
-        self.eq_rnn.body = P.rnn_equation(rho, run.setup.T, ratio)
-        if self._belt is not None:
+            ratio, updates = (float(h[0] / h[-1]) if h[-1] > 0 else None), shown[0]
+        self.eq_rnn.body = P.rnn_equation(rho, sigma, run.setup.T, run.setup.task, ratio, updates)
+        belt = self._belt
+        numbers = None
+        if belt is not None:
             i = min(self.state.seq_index, N_SHOWN - 1)
-            t0 = P.key_steps(run, i)[0]
-            top, median = P.belt_numbers(self._belt[1][i], t0)
-            self.eq_belt.body = P.belt_equation(other, top, median, t0)
-        else:
-            self.eq_belt.body = P.belt_equation(other, None, None, 0)
+            numbers = P.belt_numbers(belt[1][i], belt[2], i, P.key_steps(run, i)[0])
+        self.eq_belt.body = P.belt_equation(other, numbers)
 
     def recorded_sizes(self) -> dict[str, int]:
         """How much every record of this dashboard holds (each is bounded; tests check it)."""
