@@ -1,6 +1,7 @@
-"""Dashboards: one file each, a traitlets State plus an ipywidgets view.
-
-No maths here: everything a dashboard shows comes from ``seqviz``.
+"""Dashboards: ``widgets.kit`` (the live kit every dashboard stands on) and one package per
+dashboard (``gradient_flow``, ``batching``, ``receptive_field``, ``attention``), each with its
+state, view and panels. No maths here: everything a dashboard shows comes from ``seqviz``.
+docs/architecture.md says how to add one.
 """
 
 import sys
