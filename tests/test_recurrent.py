@@ -341,6 +341,50 @@ def test_tasks_targets_and_baselines():
     assert torch.equal(b.x[:, 0].argmax(-1), b.y) and (b.x[:, 1:].argmax(-1) >= rec.n_classes).all()
 
 
+def test_adding_baselines_against_monte_carlo():
+    """1/6 (input-blind) and 1/12 (only the second marked number remembered) against the best such
+    predictors fitted on 200,000 sampled sequences."""
+    task = get_task("adding")
+    lines = {b.name: b for b in task.baselines(40)}
+    assert list(lines) == ["input-blind", "second number only"]
+    b = task.sample(200_000, 40, torch.Generator().manual_seed(11))
+    y = b.y.double().numpy()
+    vals, marks = b.x[..., 0].double().numpy(), b.x[..., 1].numpy()
+    second = (vals * marks)[:, 20:].sum(1)  # the marked value in the second half
+    e_blind = (y - y.mean()) ** 2  # the best constant
+    A = np.stack([np.ones_like(second), second], 1)  # the best linear use of the second value (E[y|u2] is linear)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    e_second = (y - A @ coef) ** 2
+
+    def within(e, value):  # four standard errors of the Monte Carlo mean
+        return abs(e.mean() - value) < 4 * e.std() / np.sqrt(len(e))
+
+    assert within(e_blind, lines["input-blind"].loss) and lines["input-blind"].loss == 1 / 6
+    assert within(e_second, lines["second number only"].loss) and lines["second number only"].loss == 1 / 12
+    assert coef[1] == pytest.approx(1, abs=0.01) and coef[0] == pytest.approx(0.5, abs=0.01)
+    tol = task.tolerance
+    assert (np.abs(y - second - 0.5) < tol).mean() == pytest.approx(lines["second number only"].accuracy, abs=0.003)
+    assert (np.abs(y - 1) < tol).mean() == pytest.approx(lines["input-blind"].accuracy, abs=0.003)
+
+
+@pytest.mark.parametrize("name", ["copy", "recall"])
+def test_copy_and_recall_baselines_against_monte_carlo(name):
+    """The input-blind baseline is the cross-entropy of the targets' own frequencies at each position
+    (estimated from 50,000 sequences); neither task has a line in between (nothing near the end
+    tells the answer)."""
+    task = get_task(name)
+    T = 12
+    (blind,) = task.baselines(T)
+    b = task.sample(50_000, T, torch.Generator().manual_seed(12))
+    y = b.y if b.y.dim() == 2 else b.y[:, None]  # (N, positions scored)
+    ce = 0.0
+    for j in range(y.shape[1]):
+        p = torch.bincount(y[:, j], minlength=task.n_out).double() / y.shape[0]
+        ce += float(-(p[p > 0] * p[p > 0].log()).sum())
+    ce /= y.shape[1]
+    assert ce == pytest.approx(blind.loss, rel=2e-3) and blind.name == "input-blind"
+
+
 def test_building_a_model_leaves_the_global_rng_alone():
     state = torch.random.get_rng_state()
     make("lstm", seed=3)

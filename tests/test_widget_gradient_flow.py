@@ -148,7 +148,9 @@ def test_train_twice_pause_step_reset(dash):
     assert f"Paused at step {n}" in dash.status.text
     assert not b["train"].disabled and b["pause"].disabled
     h = dash.run.history["rnn"]
-    np.testing.assert_allclose(arr(trace(dash, "loss_rnn").y), h.running_mean("loss", 20), rtol=1e-12)
+    direct = [h.loss[max(0, i - 49):i + 1].mean() for i in range(len(h))]  # the mean of the last 50 steps
+    np.testing.assert_allclose(arr(trace(dash, "loss_rnn").y), direct, rtol=1e-9)
+    np.testing.assert_allclose(arr(trace(dash, "loss_rnn_raw").y), h.loss, rtol=1e-12)
     b["step"].click()
     assert dash.run.steps == n + 1 and len(trace(dash, "loss_other").x) == n + 1
     b["train"].click()  # resume continues the same run
@@ -464,3 +466,23 @@ def test_controls_while_training_go_first(dash):
     assert not dash.gate.ready("curves", 1000) or not dash.gate.held
     dash.buttons["pause"].click()
     assert wait_for(lambda: not dash.worker.running, 10)
+
+
+def test_curves_and_progress_line_show_running_means_over_a_stated_window_and_every_baseline(dash):
+    for _ in range(60):
+        dash.run.step()
+    dash.buttons["step"].click()
+    h = dash.run.history["lstm"]
+    text = re.sub("<[^>]+>", "", dash.progress.value)
+    assert "mean of the last 50 steps" in text and "mean of the last 50 steps" in \
+        dash.panes["curves"].figure.layout.legend.title.text
+    shown = float(re.search(r"LSTM ([0-9.e+-]+)", text).group(1))
+    assert shown == pytest.approx(h.loss[-50:].mean(), rel=2e-3)  # shown to 3 digits
+    np.testing.assert_allclose(arr(trace(dash, "acc_other").y)[-1], h.accuracy[-50:].mean(), rtol=1e-9)
+    blind, second = trace(dash, "loss_base"), trace(dash, "loss_base_2")
+    assert list(blind.y) == pytest.approx([1 / 6] * 2) and blind.text[-1] == "input-blind 0.167"
+    assert list(second.y) == pytest.approx([1 / 12] * 2) and second.text[-1] == "second number only 0.0833"
+    assert "0.0833 (second number only)" in text
+    dash.state.task = "copy"  # no intermediate line exists for copy memory
+    assert len(trace(dash, "loss_base_2").y) == 0 and not trace(dash, "loss_base_2").text
+    assert list(trace(dash, "loss_base").y) == pytest.approx([10 * math.log(8) / (20 + 20)] * 2)

@@ -3,17 +3,23 @@
 Each task makes batches ``x`` (B, T_in, D) and targets ``y``, states its loss
 and a *trivial baseline* (the loss of the best input-blind predictor), and says
 which input positions decide the answer (``key_positions``) so a figure can mark
-them. Every generator takes a ``torch.Generator``; nothing reads global RNG state.
+them. ``baselines(T)`` lists, with the trivial one, every loss a model reaches
+without the long-range memory the task is about (a line a curve may stop at), each
+with a one-line reason. Every generator takes a ``torch.Generator``; nothing reads
+global RNG state.
 
 - adding: Bai et al. 2018 / Le et al. 2015. Two channels: U(0,1) values and a
   marker channel with one 1 in each half; target is the sum of the two marked
-  values. Predicting 1 gives MSE = Var(U+U) = 1/6.
+  values. Predicting 1 gives MSE = Var(U+U) = 1/6; remembering only the second
+  marked value (in the second half, nearer the end) and predicting it + 1/2 gives
+  MSE = Var(U) = 1/12.
 - copy: Bai et al. 2018 copy memory. Length T+20: ten digits 1-8, T-1 zeros, then
   eleven 9s (the first is the delimiter); output zeros, then the ten digits.
-  Baseline cross-entropy 10 ln 8 / (T+20).
+  Baseline cross-entropy 10 ln 8 / (T+20). No intermediate line: all ten digits
+  are at the start, at least T+1 steps before they are asked for.
 - recall: "I grew up in France ... I speak fluent French". The first token names
   one of K classes, T-1 filler tokens follow, and the answer at the last step is
-  that class. Baseline ln K.
+  that class. Baseline ln K; no intermediate line (the filler carries nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +29,20 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A loss a model reaches without the task's long-range memory."""
+
+    name: str  # what the predictor knows, e.g. "input-blind"
+    loss: float
+    why: str  # one line: the predictor and where the number comes from
+    accuracy: float | None = None  # the task's accuracy for that predictor, when stated
+
+    @property
+    def label(self) -> str:
+        return self.name
 
 
 @dataclass
@@ -61,6 +81,13 @@ class Task:
     def baseline_accuracy(self, T: int) -> float:
         raise NotImplementedError
 
+    def baselines(self, T: int) -> list[Baseline]:
+        """The trivial (input-blind) baseline first, then any intermediate ones."""
+        return [Baseline("input-blind", self.baseline_loss(T), self.blind_why(T), self.baseline_accuracy(T))]
+
+    def blind_why(self, T: int) -> str:
+        return "the best prediction that ignores the input"
+
 
 class AddingProblem(Task):
     name = "adding"
@@ -96,6 +123,15 @@ class AddingProblem(Task):
     def baseline_accuracy(self, T):
         # P(|U1 + U2 - 1| < tol) for the constant prediction 1 (triangular density).
         return 1.0 - (1.0 - self.tolerance) ** 2
+
+    def blind_why(self, T):
+        return "always 1, the mean of the sum: MSE = Var(U1 + U2) = 1/6"
+
+    def baselines(self, T):
+        return super().baselines(T) + [Baseline(
+            "second number only", 1.0 / 12.0,
+            "remembers only the second marked number (second half, nearer the end) and adds 1/2: "
+            "MSE = Var(U1) = 1/12", 2 * self.tolerance)]
 
 
 class CopyMemory(Task):
@@ -137,6 +173,9 @@ class CopyMemory(Task):
     def baseline_accuracy(self, T):
         return 1.0 / 8.0
 
+    def blind_why(self, T):
+        return "0 until the cue, then uniform over the digits 1-8: 10 ln 8 / (T + 20)"
+
 
 class FirstTokenRecall(Task):
     name = "recall"
@@ -166,6 +205,9 @@ class FirstTokenRecall(Task):
 
     def baseline_accuracy(self, T):
         return 1.0 / self.n_classes
+
+    def blind_why(self, T):
+        return f"uniform over the {self.n_classes} classes: ln {self.n_classes}"
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (AddingProblem(), CopyMemory(), FirstTokenRecall())}

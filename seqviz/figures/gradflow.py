@@ -32,7 +32,11 @@ FLOOR = 1e-40  # norms below this (and exact zeros) are drawn at the floor
 WIDTH = 920
 MARGIN = dict(l=80, r=40, t=50, b=50)
 COLOR_RANGE = (-12, 1)  # log10 norm: the colour scale of the unrolled network and the heatmaps
-CURVE_POINTS, RAW_POINTS = 500, 1500  # running means are smooth; raw gradient norms keep their spikes
+# Points per curve (a half-width panel is ~370 px wide, the gradient-norm panel ~800 px). The browser
+# redraws the curves 5 times a second on the 2 cores the training kernel uses: 350 / 800 points took
+# 100-108 ms a redraw, 200 / 300 took 39-52 ms (measured in headless Chromium). Gradient norms are
+# reduced to the largest value of each bin, so a spike stays visible.
+CURVE_POINTS, GN_POINTS = 200, 300
 GATE_SLOTS = ((1, 1), (1, 2), (2, 1), (2, 2))
 GATE_TITLES = {
     "lstm": ("forget gate f_t (1 = keep)", "input gate i_t (1 = write)", "candidate g_t (blue −1 … red +1)",
@@ -124,20 +128,38 @@ def build_heat_figure(T: int, other: str = "lstm", height: int = 400, width: int
     return _finish(fig)
 
 
-def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WIDTH, window: int = 20) -> go.Figure:
-    """Loss, accuracy and the gradient norm before/after clipping, for the RNN and ``other``."""
+def curves_title(window: int) -> str:
+    return f"Loss (log) and accuracy, mean of the last {window} steps (faint: each step)"
+
+
+BASELINE_DASH = ("dash", "dashdot", "dot")  # the task's baselines: input-blind first, then the others
+
+
+def build_curves_figure(other: str = "lstm", height: int = 660, width: int = WIDTH, window: int = 50) -> go.Figure:
+    """Loss and accuracy (running means over ``window`` steps, each step's value faint behind) with
+    the task's baselines, and the gradient norm before/after clipping, for the RNN and ``other``."""
     fig = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], vertical_spacing=0.2,
                         horizontal_spacing=0.1)
     o = MODEL_LABELS[other]
-    for col, kind in ((1, "loss"), (2, "acc")):
+    for col, kind in ((1, "loss"), (2, "acc")):  # (the faint each-step traces first: the means draw over them)
+        for m in ("rnn", "other"):
+            color = COLORS["rnn" if m == "rnn" else other]
+            fig.add_trace(go.Scatter(uid=f"{kind}_{m}_raw", x=[], y=[], mode="lines", name="each step",
+                                     legendgroup=m, showlegend=False, opacity=0.3, hoverinfo="skip",
+                                     line=dict(color=color, width=1)), row=1, col=col)
         for m in ("rnn", "other"):
             fig.add_trace(go.Scatter(uid=f"{kind}_{m}", x=[], y=[], mode="lines", name="RNN" if m == "rnn" else o,
                                      legendgroup=m, showlegend=kind == "loss",
                                      line=dict(color=COLORS["rnn" if m == "rnn" else other], width=2.5)),
                           row=1, col=col)
-        fig.add_trace(go.Scatter(uid=f"{kind}_base", x=[], y=[], mode="lines", name="trivial baseline",
-                                 showlegend=kind == "loss", legendgroup="base",
-                                 line=dict(color=COLORS["baseline"], width=2, dash="dash")), row=1, col=col)
+        # the baselines are named at their right end (the legend has no room for long names)
+        fig.add_trace(go.Scatter(uid=f"{kind}_base", x=[], y=[], mode="lines+text", name="input-blind baseline",
+                                 showlegend=False, textposition="top left", textfont=dict(size=12, color="#555555"),
+                                 line=dict(color=COLORS["baseline"], width=2, dash=BASELINE_DASH[0])), row=1, col=col)
+    for i, dash in enumerate(BASELINE_DASH[1:], start=2):
+        fig.add_trace(go.Scatter(uid=f"loss_base_{i}", x=[], y=[], mode="lines+text", name="", showlegend=False,
+                                 textposition="bottom left", textfont=dict(size=12, color="#333333"),
+                                 line=dict(color=COLORS["black"], width=1.5, dash=dash)), row=1, col=1)
     for m in ("rnn", "other"):
         c = COLORS["rnn" if m == "rnn" else other]
         name = "RNN" if m == "rnn" else o
@@ -147,14 +169,14 @@ def build_curves_figure(other: str = "lstm", height: int = 640, width: int = WID
                                  legend="legend2", line=dict(color=c, width=2.5, dash="dot")), row=2, col=1)
     fig.add_trace(go.Scatter(uid="gn_threshold", x=[], y=[], mode="lines", name="threshold", legend="legend2",
                              line=dict(color=COLORS["black"], width=1.5, dash="dash")), row=2, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", nticks=6, title_text="loss", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", nticks=4, title_text="loss", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], title_text="accuracy", row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", nticks=6, title_text="norm", row=2, col=1)
     for r, c in ((1, 1), (1, 2), (2, 1)):
         fig.update_xaxes(title_text="training step", row=r, col=c)
     doms = [fig.get_subplot(r, 1).yaxis.domain for r in (1, 2)]
     apply_theme(fig, height=height, width=width, margin=dict(l=80, r=40, t=60, b=50),
-                legend=_legend(doms[0][1], f"Loss (log) and accuracy, mean of the last {window} steps:"),
+                legend=_legend(doms[0][1], curves_title(window) + ":"),
                 legend2=_legend(doms[1][1], "Global gradient norm before and after clipping (log):"))
     return _finish(fig)
 
@@ -210,10 +232,10 @@ SKELETONS = {"graph": build_graph_figure, "heat": build_heat_figure, "belt": bui
              "gates": build_gates_figure}
 
 
-def build_figures(T: int, other: str = "lstm") -> dict[str, go.Figure]:
-    """Every pane's skeleton: graph, heat, curves, belt, gates."""
+def build_figures(T: int, other: str = "lstm", window: int = 50) -> dict[str, go.Figure]:
+    """Every pane's skeleton: graph, heat, curves (running means over ``window`` steps), belt, gates."""
     figs = {k: f(T, other) for k, f in SKELETONS.items()}
-    figs["curves"] = build_curves_figure(other)
+    figs["curves"] = build_curves_figure(other, window=window)
     return {k: figs[k] for k in ("graph", "heat", "curves", "belt", "gates")}
 
 
@@ -301,41 +323,58 @@ def heat_patch(T: int, rnn_probes, other_probes, steps) -> dict:
     return patch(traces, {"yaxis": y, "yaxis2": dict(y), "coloraxis": {"cmax": max(tops, default=COLOR_RANGE[1])}})
 
 
-def _xy(h, name: str, upto: int | None, window: int | None, n: int):
+def _xy(h, name: str, upto: int | None, window: int | None, n: int, peaks: bool = False):
     """Training step and ``name`` (its running mean over ``window`` steps if given) of a ``History``,
-    rows up to step ``upto``, at most ``n`` evenly spaced points (always the last): numpy arrays,
-    which plotly validates at once (a list it checks value by value)."""
+    rows up to step ``upto``, at most ``n`` points: evenly spaced (always the last), or with ``peaks``
+    the largest value of each of ``n`` bins. Numpy arrays, which plotly validates at once (a list it
+    checks value by value)."""
     x = h.step
     y = h.running_mean(name, window) if window else h.column(name)
     if upto is not None:
         keep = x <= upto
         x, y = x[keep], y[keep]
     if len(x) > n:
-        idx = np.arange(0, len(x), math.ceil(len(x) / n))
-        if idx[-1] != len(x) - 1:
-            idx = np.append(idx, len(x) - 1)
+        k = math.ceil(len(x) / n)
+        if peaks:
+            m = len(x) // k * k
+            bins = np.where(np.isfinite(y[:m]), y[:m], -np.inf).reshape(-1, k)
+            idx = np.arange(0, m, k) + bins.argmax(axis=1)
+            idx = np.append(idx, np.arange(m, len(x)))  # the last, partial bin as it is
+        else:
+            idx = np.arange(0, len(x), k)
+            if idx[-1] != len(x) - 1:
+                idx = np.append(idx, len(x) - 1)
         x, y = x[idx], y[idx]
     return x, y
 
 
-def curves_patch(hist_rnn, hist_other, baseline_loss: float, baseline_acc: float, clip: float | None,
-                 window: int = 20, upto: int | None = None) -> dict:
-    """Loss and accuracy (running means over ``window`` steps), raw gradient norms, the baselines
-    and the clipping threshold; only the rows up to training step ``upto`` when given (the timeline)."""
+def curves_patch(hist_rnn, hist_other, baselines, baseline_acc: float, clip: float | None,
+                 window: int = 50, upto: int | None = None) -> dict:
+    """Loss and accuracy (running means over ``window`` steps, bold; each step's value faint), raw
+    gradient norms, the task's ``baselines`` [(name, loss)] (input-blind first) and the clipping
+    threshold; only the rows up to training step ``upto`` when given (the timeline)."""
     traces = {}
     for m, h in (("rnn", hist_rnn), ("other", hist_other)):
         for uid, name, w, n in ((f"loss_{m}", "loss", window, CURVE_POINTS), (f"acc_{m}", "accuracy", window, CURVE_POINTS),
-                                (f"gn_{m}", "grad_norm", None, RAW_POINTS),
-                                (f"gn_after_{m}", "grad_norm_after", None, RAW_POINTS)):
+                                (f"loss_{m}_raw", "loss", None, CURVE_POINTS), (f"acc_{m}_raw", "accuracy", None, CURVE_POINTS),
+                                (f"gn_{m}", "grad_norm", None, GN_POINTS),
+                                (f"gn_after_{m}", "grad_norm_after", None, GN_POINTS)):
             if len(h) and (name in h.metrics or name in h.BASE):
-                x, y = _xy(h, name, upto, w, n)
+                x, y = _xy(h, name, upto, w, n, peaks=name.startswith("grad_norm"))
             else:
                 x, y = [], []
             traces[uid] = {"x": x, "y": y}
     steps = [float(h.step[-1]) for h in (hist_rnn, hist_other) if len(h)]
     last = max([1.0, *steps]) if upto is None else max(1.0, float(upto))
-    traces["loss_base"] = {"x": [0, last], "y": [baseline_loss, baseline_loss]}
-    traces["acc_base"] = {"x": [0, last], "y": [baseline_acc, baseline_acc]}
+    baselines = list(baselines)
+    for i, uid in enumerate(["loss_base"] + [f"loss_base_{k}" for k in range(2, len(BASELINE_DASH) + 1)]):
+        if i < len(baselines):
+            name, value = baselines[i]
+            traces[uid] = {"x": [0, last], "y": [value, value], "name": f"{name} {value:.3g}",
+                           "text": ["", f"{name} {value:.3g}"]}
+        else:
+            traces[uid] = {"x": [], "y": [], "text": []}
+    traces["acc_base"] = {"x": [0, last], "y": [baseline_acc, baseline_acc], "text": ["", f"input-blind {baseline_acc:.3g}"]}
     traces["gn_threshold"] = {"x": [0, last], "y": [clip, clip]} if clip is not None else {"x": [], "y": []}
     return patch(traces)
 
@@ -392,6 +431,7 @@ def labels_patch(other: str) -> dict[str, dict]:
     out["graph"] = patch({"norm_other_h": {"name": names["other_h"], "line": {"color": c}},
                           "norm_other_c": {"line": {"color": c}}})
     out["curves"] = patch({"loss_other": {"name": o, "line": {"color": c}}, "acc_other": {"name": o, "line": {"color": c}},
+                           "loss_other_raw": {"line": {"color": c}}, "acc_other_raw": {"line": {"color": c}},
                            "gn_other": {"name": o, "line": {"color": c}},
                            "gn_after_other": {"name": f"{o} clipped", "line": {"color": c}}})
     return out

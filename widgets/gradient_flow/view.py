@@ -39,7 +39,7 @@ from widgets.kit.worker import model_label
 
 WIDE = ipw.Layout(width="340px")
 STYLE = {"description_width": "150px"}
-CURVES_HZ, GRAPH_HZ, HEAT_HZ, TEXT_HZ = 6, 2, 1.5, 2  # refreshes a second while training
+CURVES_HZ, GRAPH_HZ, HEAT_HZ, TEXT_HZ = 5, 2, 1, 2  # refreshes a second while training
 HEATMAP_PANES = ("belt", "gates", "heat")  # drawn one per refresh, in turn (after a control: in this order)
 MAX_EVENTS = 8  # setting-change markers kept on the curves
 REFRESH_TIMES = 2000  # training refresh times kept (benchmarks read them)
@@ -92,7 +92,7 @@ class GradientFlowDashboard(LiveDashboard):
         self.progress = ipw.HTML()
         self.eq_rnn = EquationBox("RNN: the chain rule through time")
         self.eq_belt = EquationBox("The belt, and the whole gradient")
-        self.panes = {k: PlotPane(f) for k, f in gf.build_figures(s.T, s.other).items()}
+        self.panes = {k: PlotPane(f) for k, f in gf.build_figures(s.T, s.other, window=P.WINDOW).items()}
         self.timeline = Timeline(self._capture, max_snapshots=40, every=10, description="History",
                                  status=self.status)
         self.run = None
