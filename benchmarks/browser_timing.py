@@ -175,6 +175,13 @@ def refresh_rate(page, tag: str, seconds: float = 5.0) -> float:
     return len(seen) / seconds
 
 
+def p50_p95(xs: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile, interpolated between samples (never past the largest: with 8
+    samples the 95th lies between the two largest)."""
+    q = statistics.quantiles(xs, n=20, method="inclusive") if len(xs) >= 2 else [xs[0]] * 19
+    return statistics.median(xs), q[18]
+
+
 def summary(xs: list[float]) -> str:
     if not xs:
         return "no samples"
