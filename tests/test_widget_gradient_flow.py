@@ -449,6 +449,17 @@ def test_a_model_knob_sends_the_cheap_panes_first_and_one_heatmap_pane_at_a_time
     b.ack("graph")
     b.ack("heat")
     assert b.sent == ["graph", "heat"] and dash.run.models["rnn"].cfg.w_hh_radius == 0.9
+    dash.c["tbptt"].value = 5  # (truncation is off: nothing but the marker changes)
+    b.ack("curves")
+    b.sent.clear()
+    dash.c["tbptt_on"].value = True  # the cut lines and the marker at once; the new probe once they are drawn
+    assert b.sent == ["graph", "curves"]
+    assert [x for x in trace(dash, "graph_cuts").x if x is not None] and dash.live[0] == 0
+    b.ack("graph")
+    b.ack("curves")
+    assert b.sent[2:] == ["graph"]
+    b.ack("graph")
+    assert b.sent[3:] == ["heat"]
 
 
 def test_controls_while_training_go_first(dash):
@@ -464,6 +475,10 @@ def test_controls_while_training_go_first(dash):
     after = log[mark:]
     assert "hold" in after and "belt" in after[after.index("hold"):]
     assert not dash.gate.ready("curves", 1000) or not dash.gate.held
+    dash.c["lr"].value = 0.002  # applied by the training thread before its next step
+    n = dash.run.steps
+    assert wait_for(lambda: dash.run.steps > n + 2)
+    assert all(opt.param_groups[0]["lr"] == pytest.approx(0.002) for opt in dash.run.opts.values())
     dash.buttons["pause"].click()
     assert wait_for(lambda: not dash.worker.running, 10)
 

@@ -299,6 +299,14 @@ def _color_top(z) -> float:
     return float(min(max(COLOR_RANGE[1], np.ceil(np.nanmax(z))), 10)) if z.size else float(COLOR_RANGE[1])
 
 
+def cuts_patch(cuts, rows: int, hi: float) -> dict:
+    """Only the truncation cut lines, up to ``hi`` in the norms panel (cheap: drawn before the new
+    per-step norms are measured)."""
+    gx, gy = _cut_xy(cuts, -0.5, rows - 0.5)
+    nx, ny = _cut_xy(cuts, FLOOR, max(hi, FLOOR) * 10)
+    return patch({"graph_cuts": {"x": gx, "y": gy}, "norm_cuts": {"x": nx, "y": ny}})
+
+
 def heat_patch(T: int, rnn_probes, other_probes, steps) -> dict:
     """The heatmaps from the probe history (oldest first; ``steps`` the training step of each)."""
     t = np.arange(T)
@@ -330,6 +338,8 @@ def _xy(h, name: str, upto: int | None, window: int | None, n: int, peaks: bool 
     checks value by value)."""
     x = h.step
     y = h.running_mean(name, window) if window else h.column(name)
+    m = min(len(x), len(y))  # (read while a training thread adds rows: one length for both)
+    x, y = x[:m], y[:m]
     if upto is not None:
         keep = x <= upto
         x, y = x[keep], y[keep]
@@ -359,10 +369,8 @@ def curves_patch(hist_rnn, hist_other, baselines, baseline_acc: float, clip: flo
                                 (f"loss_{m}_raw", "loss", None, CURVE_POINTS), (f"acc_{m}_raw", "accuracy", None, CURVE_POINTS),
                                 (f"gn_{m}", "grad_norm", None, GN_POINTS),
                                 (f"gn_after_{m}", "grad_norm_after", None, GN_POINTS)):
-            if len(h) and (name in h.metrics or name in h.BASE):
-                x, y = _xy(h, name, upto, w, n, peaks=name.startswith("grad_norm"))
-            else:
-                x, y = [], []
+            x, y = (_xy(h, name, upto, w, n, peaks=name.startswith("grad_norm")) if len(h.column(name))
+                    else ([], []))
             traces[uid] = {"x": x, "y": y}
     steps = [float(h.step[-1]) for h in (hist_rnn, hist_other) if len(h)]
     last = max([1.0, *steps]) if upto is None else max(1.0, float(upto))

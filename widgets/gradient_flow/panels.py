@@ -84,6 +84,12 @@ def graph_view(run, other: str, shown: tuple[int, dict] | None) -> dict:
     return gf.graph_patch(T, other, probes.get("rnn"), probes.get(other), cuts, title=title)
 
 
+def cuts_view(run, other: str, live: tuple[int, dict] | None) -> dict:
+    """The cut lines of the run's current truncation, before its per-step norms are measured."""
+    hi = max((float(np.max(p.h_norms)) for p in (live[1].values() if live else ())), default=1.0)
+    return gf.cuts_patch(cut_points(run.setup.T, run.setup.tbptt), 3 if other == "lstm" else 2, hi)
+
+
 def heat_view(run, other: str, steps: list[int], rows: dict) -> dict:
     return gf.heat_patch(run.setup.T, rows.get("rnn", []), rows.get(other, []), steps)
 

@@ -105,6 +105,7 @@ class GradientFlowDashboard(LiveDashboard):
         self._belt: tuple | None = None  # (whose weights, gate traces of the probe batch, memory gradient norms)
         self._viewers: dict = {}  # model -> a copy holding a snapshot's weights (the timeline)
         self._probe_cache: dict = {}  # model -> (what it was built from, its untrained probe): one each
+        self._optimizer: tuple | None = None  # (optimizer, learning rate) the next step must use
         self._heat_turn = 0
         self._graph_shown = self._heat_shown = None  # probes in the history when graph / heat were drawn
         self._loading = False
@@ -212,24 +213,39 @@ class GradientFlowDashboard(LiveDashboard):
                      f"{self.state.seed}. Press Train.")
 
     def _live_knob(self, change) -> None:
-        """A training setting: applied to the run at once (also while training)."""
+        """A training setting, applied to the run without waiting for a training step: clipping and
+        truncation at once (the next step reads them), the optimizer and learning rate by the
+        training thread before its next step (or at once when idle). The curves mark the change at
+        once; after a truncation change, the cut lines at once and the new per-step norms (a probe)
+        once they are drawn."""
         if self._loading or self.run is None:
             return
         self.gate.hold()
         cfg, run, name = self.state.config(), self.run, change["name"]
-        with run.lock:
-            run.set_optimizer(cfg.optimizer, cfg.lr)
-            run.cfg.clip = cfg.clip
-            truncation = run.setup.tbptt != cfg.tbptt
-            run.setup.tbptt = cfg.tbptt
-            if truncation:
-                self.live = (run.steps, P.measure(run, run.models))
-            step = run.steps
-        self._event(step, self._setting_text(name, cfg))
+        run.cfg.clip = cfg.clip
+        truncation = run.setup.tbptt != cfg.tbptt
+        run.setup.tbptt = cfg.tbptt
+        self._optimizer = (cfg.optimizer, cfg.lr)
+        if not self.worker.running:
+            self._apply_optimizer()
+        self._event(run.steps, self._setting_text(name, cfg))
         if truncation:
-            self._draw(("graph", "curves"), ("heat",))
+            self.panes["graph"].apply(P.cuts_view(run, self.other, self.live))
+            self._draw(("curves",), ("probe", "heat"))
         else:
             self._draw(("curves",), ())
+
+    def _apply_optimizer(self) -> None:
+        """The optimizer and learning rate the knobs ask for (the training thread calls this before
+        each step: a handler never waits for the run's lock)."""
+        pending, self._optimizer = self._optimizer, None
+        if pending is not None:
+            self.run.set_optimizer(*pending)
+
+    def _measure_live(self) -> None:
+        run = self.run
+        with run.lock:
+            self.live = (run.steps, P.measure(run, run.models))
 
     @staticmethod
     def _setting_text(name: str, cfg) -> str:
@@ -248,7 +264,7 @@ class GradientFlowDashboard(LiveDashboard):
 
     def _seq_moved(self) -> None:
         self.gate.hold()  # training refreshes wait: the browser draws this first
-        self._draw(("belt",), ("gates",))
+        self._draw(("belt",), ("gates",), fresh=False)
 
     def _scrubbed(self) -> None:
         self.gate.hold()
@@ -260,6 +276,7 @@ class GradientFlowDashboard(LiveDashboard):
 
     # -- training -----------------------------------------------------------------------------
     def _step(self) -> int:
+        self._apply_optimizer()
         n = self.run.step()
         self.timeline.record(n)
         return n
@@ -275,8 +292,7 @@ class GradientFlowDashboard(LiveDashboard):
 
     def _after_step(self, why: str):
         run = self.run
-        with run.lock:
-            self.live = (run.steps, P.measure(run, run.models))
+        self._measure_live()
         self.timeline.record(run.steps, force=True)  # the timeline reaches the step training stopped at
         self._draw(("curves", "graph"), HEATMAP_PANES)
         if why == "one step":
@@ -311,18 +327,19 @@ class GradientFlowDashboard(LiveDashboard):
         if not graph and g.ready("heatmaps", HEAT_HZ, [p[turn]]):  # (the graph's strip is a small heatmap)
             if turn == "belt":
                 self._belt = None  # the belt (and then the gates) of the current weights
-            self._draw_pane(turn)
+            self._draw_pane(turn, fresh=turn != "gates")  # the gates: the traces the belt was drawn from
             self._heat_turn += 1
         if g.ready("text", TEXT_HZ):
             self._draw_text()
 
     # -- views --------------------------------------------------------------------------------
-    def _draw(self, first: tuple, later: tuple) -> None:
-        """Draw the panes ``first`` now and each of ``later`` once the one before it was drawn."""
+    def _draw(self, first: tuple, later: tuple, fresh: bool = True) -> None:
+        """Draw the panes ``first`` now and each of ``later`` once the one before it was drawn
+        (``fresh``: see ``_draw_pane``)."""
         with self._lock:
             self._queue = list(later)
             for k in first:
-                self._draw_pane(k)
+                self._draw_pane(k, fresh)
             self._draw_text()
         self._after([self.panes[k] for k in first])
 
@@ -335,7 +352,10 @@ class GradientFlowDashboard(LiveDashboard):
             if not self._queue:
                 return
             k = self._queue.pop(0)
-            self._draw_pane(k)
+            if k == "probe":  # the per-step norms of the weights as they are now, then the graph
+                self._measure_live()
+                k = "graph"
+            self._draw_pane(k, fresh=k != "gates")  # the gates: the traces the belt was just drawn from
             if k == "belt":
                 self._draw_text()
         self._after([self.panes[k]])
@@ -344,39 +364,40 @@ class GradientFlowDashboard(LiveDashboard):
         sel = self.timeline.selected()
         return (None, None) if sel is None else sel
 
-    def _draw_pane(self, k: str) -> None:
-        """Compute pane ``k``'s view from the run (at the timeline's step) and send it. The run is
-        read under its lock: a training step in another thread never shows half-recorded."""
+    def _draw_pane(self, k: str, fresh: bool = True) -> None:
+        """Compute pane ``k``'s view from the run (at the timeline's step) and send it. Curves and
+        probes are read without the run's lock (a control must not wait for a training step; the
+        views clamp what they read to one length); the belt of the live model is computed under
+        it, unless ``fresh`` is False and the belt of a recent step is at hand (while training)."""
         run, other = self.run, self.other
         upto, snap = self._scrub()
         if k in ("belt", "gates"):
-            traces = self._belt_traces(snap)
+            traces = self._belt_traces(snap, fresh)
             i = min(self.state.seq_index, N_SHOWN - 1)
             view = P.belt_view(traces[i], P.key_steps(run, i)) if k == "belt" else P.gates_view(traces[i])
+        elif k == "curves":
+            view = P.merge(P.curves_view(run, other, upto), gf.markers_patch(self.events, upto))
         else:
-            with run.lock:
-                if k == "curves":
-                    view = P.merge(P.curves_view(run, other, upto), gf.markers_patch(self.events, upto))
-                else:
-                    steps, rows = P.probe_rows(run, self.live, upto)
-                    if k == "graph":
-                        shown = P.nearest(steps, rows, upto)
-                        view = P.graph_view(run, other, shown)
-                        self._graph_shown = len(run.history["rnn"].probes)
-                    else:
-                        view = P.heat_view(run, other, steps, rows)
-                        self._heat_shown = len(run.history["rnn"].probes)
+            steps, rows = P.probe_rows(run, self.live, upto)
+            if k == "graph":
+                view = P.graph_view(run, other, P.nearest(steps, rows, upto))
+                self._graph_shown = len(run.history["rnn"].probes)
+            else:
+                view = P.heat_view(run, other, steps, rows)
+                self._heat_shown = len(run.history["rnn"].probes)
         pending = self._pending.pop(k, None)
         self.panes[k].apply(P.merge(pending, view) if pending else view)
 
-    def _belt_traces(self, snap) -> list:
-        """Gate traces of the probe batch: the live model's (kept until it changes), or a
-        snapshot's (loaded into a viewer copy; the live model is never touched). With them, the
-        per-sequence gradient reaching the memory (the belt box's total ratio)."""
+    def _belt_traces(self, snap, fresh: bool = True) -> list:
+        """Gate traces of the probe batch: the live model's (kept until it changes; while training,
+        ``fresh=False`` takes the last ones, at most one belt refresh old), or a snapshot's (loaded
+        into a viewer copy; the live model is never touched). With them, the per-sequence gradient
+        reaching the memory (the belt box's total ratio)."""
         run, other = self.run, self.other
         upto = self._scrub()[0]
         whose = ("snap", upto) if snap is not None else ("live", run.steps)
-        if self._belt is not None and self._belt[0] == whose:
+        if self._belt is not None and (self._belt[0] == whose or (
+                not fresh and snap is None and self._belt[0][0] == "live" and self.worker.running)):
             return self._belt[1]
         if snap is None:
             with run.lock:
