@@ -4,7 +4,6 @@ when_drawn, the training worker and the timeline, in plain pytest (no browser)."
 from __future__ import annotations
 
 import threading
-import time
 
 import ipywidgets as ipw
 import pytest
@@ -204,19 +203,24 @@ def test_worker_refuses_a_second_start_and_says_why_it_ended():
     assert "Traceback" not in status.text
 
 
+def a_step():
+    """A training step that takes about 5 ms (the work, not a wait for something)."""
+    threading.Event().wait(0.005)
+
+
 def test_worker_time_limit_page_gone_and_one_copy_per_kind():
     status = StatusLine()
     w = TrainingWorker("test-b", status, max_seconds=0.2)
-    w.start(lambda: time.sleep(0.005))
+    w.start(a_step)
     assert wait_for(lambda: not w.running, 5) and "Paused after" in status.text
     link = page_link()
     link._on_msg(None, {"type": "alive"}, [])
     w.max_seconds = 60
-    w.start(lambda: time.sleep(0.005))
+    w.start(a_step)
     link._on_msg(None, {"type": "gone"}, [])
     assert wait_for(lambda: not w.running, 5) and "page was closed" in status.text
     link.last_alive, link.said_goodbye = None, False
-    w.start(lambda: time.sleep(0.005))
+    w.start(a_step)
     w2 = TrainingWorker("test-b", StatusLine())  # the dashboard opened again in this kernel
     assert not w.running and not w2.running
 
@@ -229,7 +233,7 @@ def test_one_step_is_refused_while_training_and_reports_divergence():
     assert ends == ["one step"]
     w.one_step(lambda: 1, on_end=lambda why: "Step 2 of the RNN.")
     assert status.text == "Step 2 of the RNN."
-    w.start(lambda: time.sleep(0.005))
+    w.start(a_step)
     w.one_step(lambda: 1)
     assert "Pause training" in status.text
     w.pause()
