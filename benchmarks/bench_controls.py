@@ -1043,8 +1043,11 @@ def signal_text(r: Result) -> str:
 
 def notes(r: Result) -> str:
     out = [r.condition] if r.condition else []
-    if r.busy.restarts or r.stopped_training:
-        out.append("stops training" + (f" ({r.train_button} pressed again {r.busy.restarts}x)" if r.busy.restarts else ""))
+    k, n = r.busy.restarts, r.busy.presses
+    if r.stopped_training and (k == 0 or 2 * k >= n - 1):
+        out.append("stops training" + (f" ({r.train_button} pressed again {k}x)" if k else ""))
+    elif k:  # once or twice in n presses: training looked stopped (a rebuild, or refreshes slow to show)
+        out.append(f"training looked stopped before {k} of {n} presses ({r.train_button} pressed again)")
     if r.after_training:
         out.append(f"one value until {r.train_button} was pressed: measured after training")
     if r.short_job is not None and (r.busy.samples or r.busy.misses):
