@@ -696,7 +696,8 @@ class Bench:
         anywhere = {"P": Counter(), "T": Counter()}  # leaf -> presses that changed it before the page went still
         try:
             for i in range(self.n):
-                self.quiet(QUIET_MS + 200 if i == 0 else QUIET_MS, cap=4000)  # (the last control's late redraws)
+                # (the last control's late redraws: a rebuild's heatmaps come one by one, seen > 0.6 s apart)
+                self.quiet(1000 if i == 0 else QUIET_MS, cap=5000)
                 res = self.press(cid, plan.forward if i % 2 == 0 else plan.back, "idle")
                 r.idle.presses += 1
                 pl, tx = res["plot"], res["text"]
@@ -709,13 +710,15 @@ class Bench:
                     anywhere[kind].update(p for p in res["all"] if p[0] == kind)
                 if i == 0 and not pl and not tx:
                     break  # nothing visible in 3 s: "no visible change" (the way back is below)
+                if sum(p is None and t is None for p, t in zip(plots, texts)) >= 3 and i % 2:
+                    break  # three presses showed nothing: enough to say so
         except Exception as e:  # noqa: BLE001 - one control failing must not end the run
             r.idle.error = short(e)
             log(f"    error: {traceback.format_exc().splitlines()[-1][:200]}")
         n_plot, n_text = sum(x is not None for x in plots), sum(x is not None for x in texts)
         if plots and n_plot * 2 >= len(plots):
             r.signal, xs, col, kind, n_changed = "plot", plots, 0, "P", n_plot
-        elif n_text:
+        elif texts and n_text * 2 >= len(texts):
             r.signal, xs, col, kind, n_changed = "text", texts, 1, "T", n_text
         else:
             r.signal, xs, col, kind, n_changed = "none", plots, 0, "P", 0
@@ -996,6 +999,9 @@ def fmt_phase(ph: Phase) -> str:
         return f"error: {ph.error}"
     if not ph.samples:
         return "no visible change" if ph.presses else "not measured"
+    if ph.misses * 2 > ph.presses:  # mostly nothing: the few changes seen were likely late redraws of something else
+        return (f"no visible change in {ph.misses} of {ph.presses} presses (the others: "
+                f"{', '.join(f'{x:.0f}' for x in ph.samples)} ms)")
     s = fmt_ms(ph.samples)
     if ph.misses:
         s += f" ({ph.misses} of {ph.presses} showed nothing)"
@@ -1005,6 +1011,8 @@ def fmt_phase(ph: Phase) -> str:
 
 
 def meets(r: Result) -> str:
+    if r.signal == "none":
+        return "n/a"
     out, checked = [], 0
     for name, ph in (("idle", r.idle), ("training", r.busy)):
         if ph.samples:
