@@ -55,8 +55,9 @@ def test_gradient_flow_dashboard_in_the_browser(voila_url, page, notebook):
         assert len(y) == 2 and y[0] == y[1]
     graph = by_meta(page, "graph_net")
     assert len(graph["x"]) == 100 and len(graph["z"]) == 3 and all(len(row) == 100 for row in graph["z"])
-    heat = by_meta(page, "heat_rnn")
-    assert len(heat["z"]) >= 2 and len(heat["z"][0]) == 100  # rows: probes while training
+    # the heatmaps come last after the pause (belt, gates, then heatmaps): rows are the probes
+    assert wait_until(page, lambda: len(by_meta(page, "heat_rnn")["z"]) >= 2)
+    assert len(by_meta(page, "heat_rnn")["z"][0]) == 100
     # The timeline scrubs back: the curves end at the snapshot's step.
     steps = len(by_meta(page, "loss_rnn")["x"])
     history = page.locator(".widget-slider", has=page.locator("label:text-is('History')")).locator(".noUi-handle")

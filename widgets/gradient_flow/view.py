@@ -7,14 +7,17 @@ What happens on each control (the first changed plot frame is always the cheap o
   not change keeps its probe); once the browser drew them (``when_drawn``), the belt, then the
   gates, then the heatmaps of the probes: one heatmap pane at a time;
 - truncation on/off or its window k: the run's truncation changes at once (also while training);
-  the cut lines and the new per-step norms at once, the heatmaps once drawn;
+  the cut lines and the curves' marker at once, then the new per-step norms (a probe), then the
+  heatmaps;
 - clipping on/off or its threshold, the learning rate, the optimizer: applied to the running
-  training at once; the curves mark the step where the setting changed (and the threshold);
+  training from its next step (a handler never waits for the run's lock); the curves mark the
+  step where the setting changed (and show the threshold);
 - the sequence shown: the belt at once, the gates once it is drawn;
 - the timeline: every view at the snapshot's step (the probe nearest to it, the curves up to it,
   the belt and gates of its weights in a viewer copy of the model), the same order.
 Training refreshes go through ``self.gate`` (held after a control, skipped while a pane draws):
-curves 6 a second, the per-step norms when a new probe exists, the heatmap panes in turn.
+curves 5 a second, the per-step norms when a new probe exists (at most 2 a second), the heatmap
+panes in turn (one a second, never in the same refresh as the per-step norms).
 """
 
 from __future__ import annotations
