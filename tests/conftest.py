@@ -17,6 +17,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+# One OpenMP thread per process, as `make test` and every kernel use (set before torch is imported):
+# a bare `pytest` with torch's default threads ran the gradient-flow widget tests 17x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
