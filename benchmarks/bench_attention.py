@@ -31,33 +31,33 @@ def time_to_alignment(limit_s: float = 90.0):
     from widgets.attention import dashboard
 
     d = dashboard()
-    lv = d.live
-    held = [lv.task.sample(32, torch.Generator().manual_seed(1000 + L), length=L) for L in range(4, 13)]
-    d.c["train_s2s"].click()
+    part = d.part1
+    held = [part.task.sample(32, torch.Generator().manual_seed(1000 + L), length=L) for L in range(4, 13)]
+    d.buttons["part1"]["train"].click()
     t0 = time.perf_counter()
     first = {"batches": None, "held-out": None}
     last_eval = 0.0
     while time.perf_counter() - t0 < limit_s and None in first.values():
         time.sleep(0.1)
         now = time.perf_counter() - t0
-        al = lv.s2s.history["attention"].metrics.get("alignment", [])
+        al = part.run.history["attention"].metrics.get("alignment", [])
         if first["batches"] is None and len(al) >= 20 and np.mean(al[-20:]) >= 0.9:
-            first["batches"] = (now, lv.s2s.steps)
+            first["batches"] = (now, part.run.steps)
         if first["held-out"] is None and now - last_eval >= 2.0:
             last_eval = now
-            with lv.s2s.lock, torch.no_grad():
-                m = lv.s2s.models["attention"]
+            with part.run.lock, torch.no_grad():
+                m = part.run.models["attention"]
                 acc = np.mean([alignment_accuracy(m.run(p.src, n_out=p.tgt.shape[1]).weights, p.align) for p in held])
             if acc >= 0.9:
-                first["held-out"] = (now, lv.s2s.steps)
-    d.c["stop_s2s"].click()
+                first["held-out"] = (now, part.run.steps)
+    d.buttons["part1"]["pause"].click()
     assert not [t for t in threading.enumerate() if t.name.startswith("seqviz-attention")]
     for k, v in first.items():
         print(f"  90% alignment accuracy ({k}): " + (f"{v[0]:.1f} s after Train, step {v[1]}" if v else
                                                      f"not reached in {limit_s:.0f} s"))
-    h = lv.s2s.history["attention"]
-    print(f"  training speed with the dashboard refreshing: {lv.s2s.steps / h.seconds[-1] / 2:.0f} steps/s of "
-          f"compute per model ({lv.s2s.steps} steps of both models in {time.perf_counter() - t0:.0f} s wall)")
+    h = part.run.history["attention"]
+    print(f"  training speed with the dashboard refreshing: {part.run.steps / h.seconds[-1] / 2:.0f} steps/s of "
+          f"compute per model ({part.run.steps} steps of both models in {time.perf_counter() - t0:.0f} s wall)")
 
 
 def main():

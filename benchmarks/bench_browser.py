@@ -39,7 +39,7 @@ def measure(b, base, nb, n_plots, slider, watch, train, counted, repeats):
     busy = control_latency(page, act, *watch, n=20)
     rate = refresh_rate(page, counted) if counted else None
     rss = kernel_rss_mb(base.pid), kernel_private_mb(base.pid)
-    stop = page.get_by_role("button", name="Stop")
+    stop = page.get_by_role("button", name="Pause")
     if stop.count():
         stop.first.click()
     page.close()
