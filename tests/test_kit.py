@@ -3,6 +3,8 @@ when_drawn, the training worker and the timeline, in plain pytest (no browser)."
 
 from __future__ import annotations
 
+import math
+
 import threading
 
 import ipywidgets as ipw
@@ -86,16 +88,33 @@ def test_a_forged_value_of_the_wrong_type_is_put_back_and_said():
 
 
 def test_typed_numbers_get_a_sentence_about_the_value_used():
+    """The browser parses a typed readout as JavaScript does (parseInt for integer controls, parseFloat for
+    float ones) and clamps it; the sentence names the value it really used."""
     w = ipw.IntSlider(min=10, max=200, value=100, description="Length T")
     assert _typed_sentence(w, "150") is None
-    text, used = _typed_sentence(w, "1e999")
-    assert "not a finite number" in text and used == 100
+    text, used = _typed_sentence(w, "1e999")  # parseInt("1e999") is 1, clamped to the minimum
+    assert used == 10 and "read as 1" in text and "range is 10 to 200" in text
     text, used = _typed_sentence(w, "9" * 40)
-    assert "from 10 to 200" in text and used == 200
+    assert "range is 10 to 200" in text and used == 200
     assert "not a number" in _typed_sentence(w, "nan?")[0]
+    assert _typed_sentence(w, "120abc")[1] == 120
+    f = ipw.FloatSlider(min=0.0, max=3.0, value=1.0, description="rho")
+    assert _typed_sentence(f, "1e999")[1] == 3.0  # parseFloat gives Infinity: the maximum
+    assert _typed_sentence(f, "-Infinity")[1] == 0.0 and _typed_sentence(f, "2.5") is None
     lr = ipw.FloatLogSlider(min=-4, max=0, value=0.01, description="Learning rate")
     text, used = _typed_sentence(lr, "5")
     assert used == 1.0 and "0.0001 to 1" in text
+
+
+def test_js_number_matches_javascript_parsing():
+    from widgets.kit.checked import js_number
+
+    cases = {("  42px", True): 42.0, ("-7.9", True): -7.0, ("1e3", True): 1.0, ("1e3", False): 1000.0,
+             (".5e1x", False): 5.0, ("Infinity", False): math.inf, ("infinity", False): None, ("", True): None,
+             ("+3", True): 3.0, ("abc", False): None}
+    for (text, integer), want in cases.items():
+        got = js_number(text, integer)
+        assert (math.isnan(got) if want is None else got == want), (text, integer, got)
 
 
 def test_typed_report_from_the_page_reaches_the_status_line_and_survives_the_clamped_value():
@@ -103,11 +122,11 @@ def test_typed_report_from_the_page_reaches_the_status_line_and_survives_the_cla
     w = ipw.IntSlider(min=10, max=200, description="Typed T")
     bind(w, s, "T", status)
     page_link()._on_msg(None, {"type": "typed", "label": "Typed T", "text": "1e999"}, [])
-    assert "not a finite number" in status.text
-    w.value = 100  # the browser's value after its own clamping: the same value, the sentence stays
-    assert "not a finite number" in status.text
+    assert "read as 1" in status.text
+    w.value = 10  # the browser's value after its own parsing and clamping: the sentence stays
+    assert "read as 1" in status.text
     w.value = 120
-    assert "not a finite number" not in status.text
+    assert "read as 1" not in status.text
 
 
 def test_page_gone_only_after_a_page_was_seen():

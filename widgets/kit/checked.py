@@ -23,6 +23,7 @@ into a slider readout or number box that the browser clamped or dropped.
 from __future__ import annotations
 
 import math
+import re
 
 import ipywidgets as ipw
 import traitlets as tl
@@ -160,8 +161,24 @@ def guard_widget(widget, status: StatusLine, label: str | None = None) -> None:
     widget._seqviz_guarded = True
 
 
+_JS_INT = re.compile(r"\s*([+-]?\d+)")
+_JS_FLOAT = re.compile(r"\s*([+-]?(?:Infinity|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))")
+
+
+def js_number(text: str, integer: bool) -> float:
+    """What the browser's widget makes of ``text``: JavaScript's ``parseInt`` (integer controls) or
+    ``parseFloat`` (float ones) read the longest number at the start and ignore the rest ("1e999"
+    is 1 to parseInt, Infinity to parseFloat); NaN when nothing at the start is a number."""
+    m = (_JS_INT if integer else _JS_FLOAT).match(text)
+    if not m:
+        return math.nan
+    return float(m.group(1).replace("Infinity", "inf"))
+
+
 def _typed_sentence(widget, text: str) -> tuple[str, object] | None:
-    """What to say about ``text`` typed into a numeric control, or None when it was a fine value."""
+    """What to say about ``text`` typed into a numeric control's readout or box, and the value the
+    browser then uses (ipywidgets parses it as JavaScript does and clamps it to the control's range);
+    None when the text was a plain value in range."""
     lo, hi = getattr(widget, "min", None), getattr(widget, "max", None)
     if lo is None or hi is None:
         return None
@@ -169,17 +186,23 @@ def _typed_sentence(widget, text: str) -> tuple[str, object] | None:
     t = text.strip().replace("\u2212", "-")
     if isinstance(widget, ipw.FloatLogSlider):
         lo, hi = widget.base ** lo, widget.base ** hi
-    try:
-        v = float(t)
-    except (TypeError, ValueError, OverflowError):
+    integer = isinstance(widget.value, int) and not isinstance(widget.value, bool)
+    read = js_number(t, integer)
+    if math.isnan(read):
         return f"{label}: {t[:30]!r} is not a number, so it stays at {widget.value:g}.", widget.value
-    if not math.isfinite(v):
-        return f"{label}: {t[:30]!r} is not a finite number, so it stays at {widget.value:g}.", widget.value
-    if v < lo or v > hi:
-        used = lo if v < lo else hi
-        used = int(used) if isinstance(widget.value, int) and not isinstance(widget.value, bool) else used
-        return f"{label} goes from {lo:g} to {hi:g}: {t[:30]} became {used:g}.", used
-    return None
+    used = min(max(read, lo), hi)
+    used = int(used) if integer else used
+    try:
+        exact = float(t) == read
+    except (ValueError, OverflowError):
+        exact = False
+    said = [] if exact else [f"{t[:30]!r} was read as {read:g}" + (" (only the digits before the first other "
+                                                                        "character count)" if integer else "")]
+    if used != read:
+        said.append(f"the range is {lo:g} to {hi:g}, so it became {used:g}")
+    if not said:
+        return None
+    return f"{label}: " + "; ".join(said) + ".", used
 
 
 def bind(widget, state: CheckedState, name: str, status: StatusLine, attr: str = "value") -> None:
