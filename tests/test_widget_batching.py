@@ -179,7 +179,7 @@ def test_nan_typed_or_forged_in_a_number_box_gets_one_sentence(d):
     box.set_state({"value": float("nan")})  # what a forged comm message does
     assert "Batch size B cannot take nan" in d.status.text and d.state.batch_size == 8
     page_link()._on_msg(None, {"type": "typed", "label": "Batch size B", "text": "NaN"}, None)  # typed, dropped
-    assert "'NaN' is not a finite number, so it stays at 8" in d.status.text
+    assert "'NaN' is not a number, so it stays at 8" in d.status.text
     box.set_state({"value": 5})  # a clean value: the sentences about the earlier one go
     assert "nan" not in d.status.text and d.scene.batch.tokens.shape[0] == 5
     clean_status(d)
