@@ -109,14 +109,20 @@ class NGramModel:
         """Padded token ids of all docs, one after another, and a mask of the positions that are predicted
         (every token and each doc's ``"</s>"``; never the ``"<s>"`` padding)."""
         get, unk, k = self.index.get, self.unk_id, self.order
-        ids: list[int] = []
-        tgt: list[bool] = []
+        eos = self.eos_id
+        flat = []
         for d in docs:
-            ids += [self.bos_id] * k
-            ids += [get(w, unk) for w in d]
-            ids.append(self.eos_id)
-            tgt += [False] * k + [True] * (len(d) + 1)
-        return np.asarray(ids, dtype=np.int64), np.asarray(tgt, dtype=bool)
+            flat += [get(w, unk) for w in d]
+            flat.append(eos)
+        flat = np.asarray(flat, dtype=np.int64)
+        lengths = np.fromiter((len(d) + 1 for d in docs), dtype=np.int64, count=len(docs))
+        doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)  # the doc of every real position
+        where = np.arange(len(flat), dtype=np.int64) + k * (doc + 1)  # each doc shifted by the pads before it
+        ids = np.full(len(flat) + k * len(docs), self.bos_id, dtype=np.int64)
+        ids[where] = flat
+        tgt = np.zeros(len(ids), dtype=bool)
+        tgt[where] = True
+        return ids, tgt
 
     def _check(self):
         if not self.vocab:
@@ -156,13 +162,28 @@ class NGramModel:
         return p
 
     # ----------------------------------------------------------------------------------------------- scoring
-    def token_logprobs(self, docs: list[list[str]]) -> np.ndarray:
-        """log2 p of every predicted position (each token and each doc's ``"</s>"``), in order; ``-inf`` where
-        the probability is 0 (only possible with ``alpha = 0``)."""
+    def with_alpha(self, alpha: float) -> "NGramModel":
+        """The same counts with another smoothing ``alpha`` (no recounting; the arrays are shared)."""
+        alpha = float(alpha)
+        if not (alpha >= 0 and math.isfinite(alpha)):
+            raise ValueError(f"alpha must be a finite number >= 0, not {alpha}.")
+        twin = object.__new__(NGramModel)
+        twin.__dict__.update(self.__dict__)
+        twin.alpha = alpha
+        return twin
+
+    def count_pairs(self, docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """``(count(context, token), count(context))`` at every predicted position of ``docs`` (each token and
+        each doc's ``"</s>"``, in order): all any ``alpha`` needs (:func:`bits_from_counts`)."""
         self._check()
         ids, target = self._stream(docs)
         ctx = self._context_ids(ids)[target]
-        c, cc = self._counts_at(ctx, ids[target])
+        return self._counts_at(ctx, ids[target])
+
+    def token_logprobs(self, docs: list[list[str]]) -> np.ndarray:
+        """log2 p of every predicted position (each token and each doc's ``"</s>"``), in order; ``-inf`` where
+        the probability is 0 (only possible with ``alpha = 0``)."""
+        c, cc = self.count_pairs(docs)
         with np.errstate(divide="ignore"):
             return np.log2(self._probs(c, cc))
 
@@ -184,10 +205,7 @@ class NGramModel:
     def unseen_share(self, docs: list[list[str]]) -> dict:
         """How much of ``docs`` the training counts never saw: the share of predicted positions whose n-gram
         (context + next token) has count 0, and whose context alone has count 0."""
-        self._check()
-        ids, target = self._stream(docs)
-        ctx = self._context_ids(ids)[target]
-        c, cc = self._counts_at(ctx, ids[target])
+        c, cc = self.count_pairs(docs)
         n = len(c)
         return {"positions": n, "ngram": float((c == 0).mean()) if n else float("nan"),
                 "context": float((cc == 0).mean()) if n else float("nan")}
@@ -300,6 +318,17 @@ class NGramModel:
     def n_ngrams(self) -> int:
         """Distinct (context, next token) pairs seen in training."""
         return int(len(self._joint))
+
+
+def bits_from_counts(c: np.ndarray, cc: np.ndarray, alpha: float, V: int) -> float:
+    """Mean ``-log2 p`` from :meth:`NGramModel.count_pairs` for smoothing ``alpha`` over ``V`` tokens (``inf`` if
+    any probability is 0, ``nan`` for no positions)."""
+    if not len(c):
+        return float("nan")
+    num, den = c + alpha, cc + alpha * V
+    if np.any(num <= 0) or np.any(den <= 0):
+        return float("inf")
+    return float(-np.mean(np.log2(num / den)))
 
 
 def markov_bits(train_docs: list[list[str]], held_docs: list[list[str]], order: int, alpha: float = 1.0) -> float:
