@@ -280,3 +280,23 @@ def test_timeline_is_bounded_follows_the_live_end_and_scrubs():
     step, snap = scrubbed[-1]
     assert step == tl_.snaps[1][0] and float(snap["weight"][0, 0]) == step
     assert f"step <b>{step}</b>" in tl_.label.value
+
+
+def test_a_bad_value_set_inside_hold_trait_notifications_is_corrected_too():
+    """Inside ``hold_trait_notifications`` (how a preset or ``set_state`` sets several values at once) the
+    check runs after the bad value is in place: it must fall back to the last good value, not keep NaN."""
+
+    class Held(CheckedState):
+        RANGES = {"T": (10, 200, True)}
+        CHOICES = {"cell": ("lstm", "gru")}
+        T = tl.Any(100)
+        cell = tl.Any("lstm")
+
+    s = Held()
+    s.T = 50
+    with s.hold_trait_notifications():
+        s.T = float("nan")
+        s.cell = "zz"
+    assert (s.T, s.cell) == (50, "lstm")
+    assert "finite" in s.corrections["T"] and "zz" in s.corrections["cell"]
+    assert Held(T=float("nan")).T == 100  # at construction: the trait's default

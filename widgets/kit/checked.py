@@ -103,7 +103,10 @@ class CheckedState(tl.HasTraits):
 
     def _check(self, proposal):
         name = proposal.trait.name
-        old = getattr(self, name)
+        # The value to fall back on: the last one this check passed. (Inside
+        # ``hold_trait_notifications`` the bad value is already set when the check runs.)
+        good = self.__dict__.setdefault("_good", {})
+        old = good[name] if name in good else self.trait_defaults(name)
         if name in self.RANGES:
             lo, hi, integer = self.limits(name)
             v, msg = clamp_number(proposal.value, lo, hi, old, self.label(name), integer)
@@ -113,6 +116,7 @@ class CheckedState(tl.HasTraits):
             msgs = [msg] if msg else []
         else:
             v, msgs = clean_limited_text(proposal.value, self.TEXTS[name], old, self.label(name))
+        good[name] = v
         if msgs:
             self.correct(name, " ".join(msgs), v)
         return v
