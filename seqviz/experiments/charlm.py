@@ -179,6 +179,17 @@ def markov_baseline(corpus: CharCorpus, order: int) -> float | None:
     return float(markov_bits(corpus.train, corpus.held, order))
 
 
+def markov_table(corpus: CharCorpus, orders=range(0, 7)) -> dict[int, float]:
+    """Held-out bits of the Markov model of every order in ``orders`` (empty if lesson 02's module is missing)."""
+    out = {}
+    for k in orders:
+        b = markov_baseline(corpus, k)
+        if b is None:
+            return {}
+        out[k] = b
+    return out
+
+
 # -- scoring ---------------------------------------------------------------------------------------
 @torch.no_grad()
 def held_bits(model, corpus: CharCorpus, batch: int = 512) -> float:
@@ -301,19 +312,23 @@ def correlations(acts: np.ndarray, feature: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def unit_passage(model, corpus: CharCorpus, n_chars: int = 400) -> tuple[list[str], np.ndarray]:
-    """The first held-out documents (about ``n_chars`` characters), each read from a fresh state after END:
-    (characters with an END after each document, activations (N, H) after reading each character)."""
+def unit_passage(model, corpus: CharCorpus, n_chars: int = 400,
+                 docs: list[list[str]] | None = None) -> tuple[list[str], np.ndarray]:
+    """Documents (default: the first held-out ones, about ``n_chars`` characters), each read from a fresh state
+    after END: (their characters with an END after each, activations (N, H) after reading each character;
+    the END rows are 0: a fresh state follows)."""
     dev = next(model.parameters()).device
-    docs = _cap(corpus.held, n_chars, n_chars)
+    docs = _cap(corpus.held if docs is None else [corpus.vocab.map(d) for d in docs], n_chars, n_chars)
+    if not docs:
+        return [], np.zeros((0, model.n_units))
     chars, acts = [], []
     x, _, m = corpus.padded(docs)
     u = model.units(x.to(dev)).float().cpu().numpy()  # (D, T, H): after reading x_t
     for i, d in enumerate(docs):
-        # x = END + doc: the state after reading doc[j] is u[i, j + 1]; the END step shows the fresh start
+        # x = END + doc: the state after reading doc[j] is u[i, j + 1]
         chars += [*d, END]
         acts.append(u[i, 1: len(d) + 1])
-        acts.append(u[i, :1] * 0)  # END: shown blank (a fresh state follows)
+        acts.append(np.zeros((1, u.shape[2])))
     return chars, np.concatenate(acts, 0)
 
 

@@ -135,7 +135,9 @@ def lengths_skeleton(width: int = 620, height: int = 280) -> go.Figure:
         go.Bar(x=[], y=[], meta="len_sample", name="samples", marker_color=COLORS["accent"]),
     ])
     return apply_theme(fig, width=width, height=height, barmode="group", xaxis_title="length (characters before end)",
-                       yaxis_title="share", showlegend=True, margin=dict(l=70, r=20, t=50, b=60),
+                       yaxis_title="share", showlegend=True, margin=dict(l=70, r=20, t=80, b=60),
+                       title=dict(text="Sequence end: lengths of sampled names vs the corpus", font_size=15, x=0.01,
+                                  y=0.97),
                        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font_size=13))
 
 
@@ -146,4 +148,17 @@ def lengths_patch(corpus_shares: np.ndarray, sample_shares: np.ndarray, n_sample
         x[-1] = f"{x[-1]}+"
     return patch({"len_corpus": {"x": x, "y": [float(v) for v in corpus_shares]},
                   "len_sample": {"x": x, "y": [float(v) for v in sample_shares],
-                                 "name": f"{n_samples} samples" if n_samples else "samples (none yet)"}})
+                                 "name": f"{n_samples} samples" if n_samples else "samples (none yet)"}},
+                 {"title": {"text": "Sequence end: lengths of sampled documents vs the training documents"}})
+
+
+def title_patch(text: str) -> dict:
+    """Only the pane's title (a pane with nothing to show says why)."""
+    return patch(layout={"title": {"text": text}})
+
+
+def merge_title(p: dict, text: str) -> dict:
+    """``p`` with the pane's title set to ``text``."""
+    out = {"traces": dict(p.get("traces", {})), "layout": dict(p.get("layout", {}))}
+    out["layout"]["title"] = {"text": text}
+    return out

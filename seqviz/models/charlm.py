@@ -247,3 +247,17 @@ def mixed_loss(model: CharLM, x: torch.Tensor, y: torch.Tensor, mask: torch.Tens
     if mask is None:
         return ce.mean()
     return (ce * mask).sum() / mask.sum().clamp_min(1)
+
+
+@torch.no_grad()
+def next_logits(model: CharLM, prompt: list[int]) -> torch.Tensor:
+    """Logits (V,) of the token after ``END`` + ``prompt`` (what a new document starting with the prompt
+    continues with)."""
+    dev = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    try:
+        x = torch.tensor([[0, *prompt]], dtype=torch.long, device=dev)
+        return model(x[:, -model.cfg.max_len:] if not model.recurrent else x)[0, -1].float().cpu()
+    finally:
+        model.train(was)
