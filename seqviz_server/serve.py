@@ -3,7 +3,9 @@
     python -m seqviz_server.serve [--port 8866] [--root lessons]
 
 Settings, and why (measured on a 2-core machine):
-- ``--Voila.ip=127.0.0.1``: plain ``--ip`` is ignored by Voila.
+- ``--Voila.ip=127.0.0.1``: plain ``--ip`` is ignored by Voila (``--ip=0.0.0.0`` here sets it, for a class).
+- follow mode: ``seqviz_server/voila_app.py`` is Voila plus the ``/follow/<code>`` pages of
+  ``seqviz_server/follow.py`` (one teacher's live dashboard watched read-only by a class).
 - ``OMP_NUM_THREADS=1`` for every kernel: kernels spinning 2 OpenMP threads each on
   2 cores slowed training several hundred times.
 - idle kernels are culled: Voila does not shut down the kernel of a closed tab.
@@ -69,18 +71,20 @@ def fork_enabled(env: dict) -> bool:
 
 
 def voila_command(port: int = 8866, root: str | Path = ROOT / "lessons", cull_after_s: int = 600,
-                  preheat: int = 0, fork: bool = False) -> list[str]:
+                  preheat: int = 0, fork: bool = False, ip: str = "127.0.0.1") -> list[str]:
     """``preheat=N`` keeps N executed kernels ready per notebook (Voila's pool): the first N
     visitors of each dashboard skip kernel start and notebook execution, at ~0.4 GB each.
-    ``fork``: kernels come from the fork server (``main`` starts it)."""
+    ``fork``: kernels come from the fork server (``main`` starts it). ``ip``: 127.0.0.1 (this
+    machine only); ``0.0.0.0`` lets a class reach the dashboards and ``/follow/<code>``."""
     provisioner = ["--KernelProvisionerFactory.default_provisioner_name=seqviz-fork"] if fork else []
     pool = ["--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else []
     install_static_plotly()
     return [
-        sys.executable, "-m", "voila", str(root),
+        # Voila itself, with follow mode's pages on the same server (seqviz_server/voila_app.py)
+        sys.executable, "-m", "seqviz_server.voila_app", str(root),
         "--no-browser",
         f"--port={port}",
-        "--Voila.ip=127.0.0.1",
+        f"--Voila.ip={ip}",
         "--template=seqviz",
         "--VoilaConfiguration.classic_tree=True",
         "--theme=light",
@@ -102,8 +106,10 @@ def main(argv=None) -> None:
     ap.add_argument("--root", default=str(ROOT / "lessons"))
     ap.add_argument("--preheat", type=int, default=int(os.environ.get("SEQVIZ_PREHEAT", 0)),
                     help="executed kernels kept ready per dashboard (0 = off)")
+    ap.add_argument("--ip", default=os.environ.get("SEQVIZ_IP", "127.0.0.1"),
+                    help="address to listen on; 0.0.0.0 for a class following a teacher (/follow/<code>)")
     a = ap.parse_args(argv)
-    print(f"seqviz dashboards: http://127.0.0.1:{a.port}/  (Ctrl+C to stop)", flush=True)
+    print(f"seqviz dashboards: http://{a.ip}:{a.port}/  (Ctrl+C to stop)", flush=True)
     os.chdir(ROOT)
     env = voila_env()
     fork = fork_enabled(env)
@@ -117,7 +123,7 @@ def main(argv=None) -> None:
             if os.path.exists(env[SOCKET_ENV]) or server.poll() is not None:
                 break
             time.sleep(0.05)
-    os.execvpe(sys.executable, voila_command(a.port, a.root, preheat=a.preheat, fork=fork), env)
+    os.execvpe(sys.executable, voila_command(a.port, a.root, preheat=a.preheat, fork=fork, ip=a.ip), env)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 | ``gate`` | ``RefreshGate`` (hold after a control, skip while drawing, a rate per key), ``Throttle`` |
 | ``timeline`` | ``Timeline``: bounded snapshots while training, one slider that scrubs every view |
 | ``dashboard`` | ``LiveDashboard`` (the frame), ``training_buttons``, ``show_running`` |
+| ``share`` | ``ShareControl`` (Share live view: every dashboard has one), ``Publisher`` (follow mode's sender) |
 
 No maths here: numbers come from ``seqviz``. Nothing here calls ``display`` or ``print``.
 """
@@ -17,6 +18,7 @@ from widgets.kit.checked import CheckedState, bind, bind_all, guard_widget
 from widgets.kit.dashboard import LiveDashboard, show_running, training_buttons
 from widgets.kit.gate import RefreshGate, Throttle
 from widgets.kit.plotpane import PlotPane, page_link, when_drawn
+from widgets.kit.share import Publisher, ShareControl
 from widgets.kit.status import EquationBox, StatusLine, device_badge, guarded, log
 from widgets.kit.timeline import Timeline, weights
 from widgets.kit.worker import MAX_TRAIN_S, TrainingWorker, model_label, warm_up_torch
@@ -24,4 +26,4 @@ from widgets.kit.worker import MAX_TRAIN_S, TrainingWorker, model_label, warm_up
 __all__ = ["CheckedState", "bind", "bind_all", "guard_widget", "LiveDashboard", "show_running", "training_buttons",
            "RefreshGate", "Throttle", "PlotPane", "page_link", "when_drawn", "EquationBox", "StatusLine",
            "device_badge", "guarded", "log", "Timeline", "weights", "MAX_TRAIN_S", "TrainingWorker", "model_label",
-           "warm_up_torch"]
+           "warm_up_torch", "Publisher", "ShareControl"]

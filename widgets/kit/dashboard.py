@@ -12,6 +12,7 @@ import ipywidgets as ipw
 from widgets.kit.checked import CheckedState
 from widgets.kit.gate import RefreshGate
 from widgets.kit.plotpane import page_link
+from widgets.kit.share import ShareControl
 from widgets.kit.status import StatusLine, guarded
 from widgets.kit.worker import TrainingWorker
 
@@ -50,6 +51,7 @@ class LiveDashboard(ipw.VBox):
         self.worker = TrainingWorker(self.kind, self.status, on_running=self.show_running)
         self.refresh_times: list[float] = []  # monotonic time of every training refresh (benchmarks read it)
         state.on_correct(self.status.correct)  # corrections made in code (a lesson's call) are said too
+        self.share = ShareControl(self)  # "Share live view": a class follows this dashboard (follow mode)
 
     def guarded(self, what: str):
         """Decorator: an error in the callback becomes one sentence ("Could not <what>: ...")."""
@@ -62,5 +64,6 @@ class LiveDashboard(ipw.VBox):
         self.worker.close()
 
     def page(self, *rows) -> None:
-        """Lay out the dashboard: ``rows`` top to bottom, and the kernel's page link."""
-        self.children = [*rows, page_link()]
+        """Lay out the dashboard: ``rows`` top to bottom, the Share live view row, and the kernel's
+        page link."""
+        self.children = [*rows, self.share, page_link()]

@@ -328,14 +328,22 @@ class PlotPane(_Widget):
                 fig = self.figure.to_plotly_json()
                 self._push({"kind": "react", "data": fig["data"], "layout": fig["layout"]}, edit=False)
 
+    publisher = None  # follow mode (widgets/kit/share.py): while sharing, every edit is passed on too
+
     def _push(self, message: dict, edit: bool = True) -> None:
         self._rev += edit
+        pub = self.publisher
         if not self._seen_view:
             self.figure_json = _to_json(self.figure, self._rev)
+            if pub is not None and edit:
+                pub.pane_changed(self, None)  # no message was made: the publisher sends the whole figure
             return
         self._sent += 1
         self._last_send = time.monotonic()
-        self.send({"id": self._sent, "payload": json.dumps(_plain(message), separators=(",", ":"))})
+        payload = json.dumps(_plain(message), separators=(",", ":"))
+        self.send({"id": self._sent, "payload": payload})
+        if pub is not None and edit:
+            pub.pane_changed(self, payload)  # the same text, queued for the followers
 
     def snapshot(self) -> dict:
         """The figure as the browser should now show it (tests compare against this)."""

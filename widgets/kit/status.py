@@ -84,6 +84,15 @@ class StatusLine(ipw.HTML):
             parts.append(f'<span style="{_LEVEL_STYLE[level]}">{html.escape(text)}</span>')
         self.value = (f'<div class="seqviz-status seqviz-{level}" style="font-size:16px">'
                       + " ".join(parts) + "</div>")
+        pub = self.publisher
+        if pub is not None:
+            pub.status_changed(self.text, level)
+
+    publisher = None  # follow mode (widgets/kit/share.py): while sharing, the text is passed on too
+
+    @property
+    def level(self) -> str:
+        return self._message[1]
 
     @property
     def text(self) -> str:

@@ -1,0 +1,518 @@
+"""Follow mode (issue 16): one teacher's live dashboard, watched read-only by a whole class.
+
+The teacher's kernel publishes; this server fans out; followers only read.
+
+    kernel (widgets/kit/share.py)                 this process (Voila's tornado)          followers
+    POST /follow-api/shares        token  ──────▶  a code + a per-share secret
+    POST /follow-api/shares/C/publish  secret ──▶  per pane: last full figure + the
+         (batched, <= 10 a second, a               updates since; the status line   ──▶  GET /follow/C         (plain HTML)
+          heartbeat every second)                  one SSE message per batch, the   ──▶  GET /follow/C/events  (server-sent events)
+    POST /follow-api/shares/C/stop     secret ──▶  same bytes for every follower         a late joiner first gets the whole state
+
+Rules:
+- followers can only GET a page, a stream and plotly.js: nothing they send reaches a kernel
+  (the page holds no kernel id, opens no websocket, and every follow URL refuses other methods);
+- ``/follow-api/`` answers loopback addresses only, refuses any request a browser makes (an
+  ``Origin`` header), wants the server's token (set in this process's environment, which only
+  the kernels it starts inherit) to create a share, and the share's secret to publish to it;
+- codes: 8 characters from 31 (no 0/O, 1/I/L), about 40 bits. A share lives while its kernel
+  publishes (at most 8 hours), and is forgotten 10 minutes after it ended;
+- a follower whose connection falls behind is skipped, then sent the whole state again once it
+  has caught up (a slow phone never makes the server buffer without bound).
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import tornado.locks
+import tornado.web
+from tornado.ioloop import PeriodicCallback
+
+TOKEN_ENV = "SEQVIZ_FOLLOW_TOKEN"  # the server's token: kernels it starts inherit it
+URL_ENV = "SEQVIZ_FOLLOW_URL"  # where kernels reach this server (loopback)
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a projector without doubt
+CODE_LEN = 8  # 31**8 = 8.5e11 codes
+SILENT_S = 8.0  # no publish (the kernel sends a heartbeat every second) for this long: its kernel is gone
+MAX_SHARE_S = 8 * 3600.0  # a school day
+KEEP_ENDED_S = 600.0  # an ended share still answers "it ended" for 10 minutes
+MAX_SHARES = 200
+MAX_FOLLOWERS = 5000  # per share
+MAX_LOG = 400  # updates kept per pane since its last full figure (the kernel sends one every 50)
+BEHIND = 16  # unsent batches after which a follower is skipped and later resynchronised
+PING_S = 15.0
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+SENTENCES = {
+    "stopped": "The teacher stopped sharing. This is the last frame they shared.",
+    "kernel": "The teacher's dashboard has ended (its kernel stopped). This is the last frame it shared.",
+    "closed": "The teacher closed the dashboard. This is the last frame it shared.",
+    "expired": "This live view was shared for 8 hours and has now ended. This is its last frame.",
+    "server": "This server stopped the live view. This is the last frame it shared.",
+}
+
+
+def normalise_code(text: str) -> str | None:
+    """'k7qx-m3ta', 'K7QX M3TA' -> 'K7QXM3TA'; None when it cannot be a code."""
+    code = "".join(str(text).split()).replace("-", "").upper()
+    if len(code) != CODE_LEN or any(c not in ALPHABET for c in code):
+        return None
+    return code
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LEN))
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs (a zombie counts as ended)."""
+    if not pid:
+        return True  # unknown: the heartbeat decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return True
+
+
+def sse(event: str, data: str) -> bytes:
+    """One server-sent event; ``data`` is JSON text (no raw newline)."""
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+@dataclass
+class Share:
+    code: str
+    secret: str
+    title: str
+    order: list[str]
+    pid: int | None = None
+    created: float = field(default_factory=time.monotonic)
+    last_seen: float = field(default_factory=time.monotonic)
+    logs: dict[str, list[str]] = field(default_factory=dict)  # pane -> [full figure, updates since...]
+    status: str = '["",  "info"]'  # JSON [text, level]
+    ended: str | None = None
+    ended_at: float = 0.0
+    followers: set = field(default_factory=set)
+    published: int = 0  # batches received (tests, benchmarks)
+
+    def state(self) -> bytes:
+        """Everything a follower needs to draw the current frame: built from stored JSON text."""
+        panes = ",".join('{"id":%s,"msgs":[%s]}' % (json.dumps(p), ",".join(self.logs.get(p, ())))
+                         for p in self.order)
+        ended = json.dumps(SENTENCES.get(self.ended) if self.ended else None)
+        return sse("state", '{"code":%s,"title":%s,"panes":[%s],"status":%s,"n":%d,"ended":%s}'
+                   % (json.dumps(self.code), json.dumps(self.title), panes, self.status, len(self.followers), ended))
+
+    def publish(self, body: str) -> tuple[bytes | None, list[str]]:
+        """Store one batch from the kernel; returns the event for followers (None: nothing new)
+        and the panes whose stored updates grew too long (the kernel sends their full figure).
+
+        Body: lines in pairs, a small JSON head then a JSON payload: ``{"p": id, "r": full?}`` +
+        a pane message as the dashboard's own pane sends it, or ``{"s": 1}`` + ``[text, level]``."""
+        lines = body.split("\n") if body else []
+        if len(lines) % 2:
+            raise ValueError("odd number of lines")
+        out, resync = [], []
+        for head, payload in zip(lines[::2], lines[1::2]):
+            h = json.loads(head)
+            if not isinstance(h, dict) or not payload:
+                raise ValueError("bad head")
+            if "s" in h:
+                st = json.loads(payload)
+                if not (isinstance(st, list) and len(st) == 2 and all(isinstance(x, str) for x in st)):
+                    raise ValueError("bad status")
+                self.status = json.dumps(st)
+                out.append('{"s":%s}' % self.status)
+                continue
+            pane = h.get("p")
+            if pane not in self.logs and pane not in self.order:
+                raise ValueError("unknown pane")
+            log = self.logs.setdefault(pane, [])
+            if h.get("r"):
+                log[:] = [payload]
+            elif not log:
+                continue  # an update before the pane's first full figure: useless to anyone
+            elif len(log) > MAX_LOG:
+                resync.append(pane)
+                continue
+            else:
+                log.append(payload)
+            out.append('{"p":%s,"m":%s}' % (json.dumps(pane), payload))
+        self.published += 1
+        self.last_seen = time.monotonic()
+        if not out:
+            return None, resync
+        return sse("batch", '{"ev":[%s],"n":%d}' % (",".join(out), len(self.followers))), resync
+
+    def end(self, why: str) -> None:
+        if self.ended:
+            return
+        self.ended, self.ended_at = why, time.monotonic()
+        msg = sse("end", json.dumps({"why": why, "sentence": SENTENCES.get(why, SENTENCES["stopped"])}))
+        for f in list(self.followers):
+            f.send(msg)
+            f.close_soon()
+
+
+class FollowHub:
+    """The shares of one server, and their followers."""
+
+    def __init__(self, token: str | None = None, allowed_ips=()):
+        self.token = token or secrets.token_urlsafe(32)
+        self.allowed = LOOPBACK | set(allowed_ips)
+        self.shares: dict[str, Share] = {}
+        self._sweeper: PeriodicCallback | None = None
+        self._last_ping = time.monotonic()
+
+    def start(self) -> None:
+        """Check every second for kernels that went away (call on the server's IO loop)."""
+        if self._sweeper is None:
+            self._sweeper = PeriodicCallback(self.sweep, 1000)
+            self._sweeper.start()
+
+    def create(self, title: str, order: list[str], pid: int | None) -> Share:
+        live = [s for s in self.shares.values() if not s.ended]
+        if len(live) >= MAX_SHARES:
+            raise ValueError("too many shares")
+        code = new_code()
+        while code in self.shares:
+            code = new_code()
+        share = Share(code, secrets.token_urlsafe(32), title[:200], order, pid)
+        self.shares[code] = share
+        return share
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        ping = now - self._last_ping > PING_S
+        if ping:
+            self._last_ping = now
+        for code, s in list(self.shares.items()):
+            if s.ended:
+                if now - s.ended_at > KEEP_ENDED_S:
+                    del self.shares[code]
+                continue
+            if not pid_alive(s.pid) or now - s.last_seen > SILENT_S:
+                s.end("kernel")
+            elif now - s.created > MAX_SHARE_S:
+                s.end("expired")
+            elif ping:
+                for f in list(s.followers):
+                    f.send(b": ping\n\n")
+
+    def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        for s in self.shares.values():
+            s.end("server")
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+class _Base(tornado.web.RequestHandler):
+    def initialize(self, hub: FollowHub, base_url: str = "/"):
+        self.hub, self.base_url = hub, base_url
+
+    def set_default_headers(self):
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+
+    def check_xsrf_cookie(self):  # the API is for kernels (secret-checked), the pages are read-only
+        return
+
+
+class _ReadOnly(_Base):
+    """Followers may only read: any other method is refused."""
+
+    def _refuse(self, *args, **kwargs):
+        self.set_status(405)
+        self.set_header("Allow", "GET, HEAD")
+        self.finish("A follow page is read-only.")
+
+    post = put = delete = patch = options = _refuse
+
+
+class _KernelOnly(_Base):
+    """Loopback only, never from a browser."""
+
+    def prepare(self):
+        if self.request.remote_ip not in self.hub.allowed or "Origin" in self.request.headers:
+            raise tornado.web.HTTPError(403)
+
+    def _share(self, code: str) -> Share:
+        share = self.hub.shares.get(code)
+        given = self.request.headers.get("X-Seqviz-Secret", "")
+        if share is None or not hmac.compare_digest(given.encode(), share.secret.encode()):
+            raise tornado.web.HTTPError(403)
+        return share
+
+    def get(self, *args):
+        raise tornado.web.HTTPError(405)
+
+
+class CreateHandler(_KernelOnly):
+    def post(self):
+        if not hmac.compare_digest(self.request.headers.get("X-Seqviz-Token", "").encode(), self.hub.token.encode()):
+            raise tornado.web.HTTPError(403)
+        try:
+            body = json.loads(self.request.body or b"{}")
+            order = [str(p) for p in body.get("order", [])][:64]
+            pid = int(body["pid"]) if body.get("pid") else None
+            share = self.hub.create(str(body.get("title", "seqviz")), order, pid)
+        except (ValueError, TypeError, KeyError) as e:
+            raise tornado.web.HTTPError(400, str(e)) from None
+        self.finish({"code": share.code, "secret": share.secret})
+
+
+class PublishHandler(_KernelOnly):
+    def post(self, code):
+        share = self._share(code)
+        if share.ended:
+            self.set_status(410)
+            self.finish({"ended": share.ended})
+            return
+        try:
+            msg, resync = share.publish(self.request.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise tornado.web.HTTPError(400, str(e)[:100]) from None
+        if msg is not None:
+            for f in list(share.followers):
+                f.send(msg)
+        self.finish({"n": len(share.followers), "resync": resync})
+
+
+class StopHandler(_KernelOnly):
+    def post(self, code):
+        share = self._share(code)
+        try:
+            why = json.loads(self.request.body or b"{}").get("why", "stopped")
+        except ValueError:
+            why = "stopped"
+        share.end(why if why in SENTENCES else "stopped")
+        self.finish({"n": 0})
+
+
+class EventsHandler(_ReadOnly):
+    """The stream a follower reads: the whole state, then one event per batch."""
+
+    async def get(self, code):
+        share = self.hub.shares.get(normalise_code(code) or "")
+        if share is None:
+            raise tornado.web.HTTPError(404)
+        if len(share.followers) >= MAX_FOLLOWERS:
+            raise tornado.web.HTTPError(503)
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("X-Accel-Buffering", "no")
+        self.share, self.behind, self.stale, self.gone = share, 0, False, False
+        self._done = tornado.locks.Event()
+        share.followers.add(self)
+        self.send(b"retry: 2000\n\n" + share.state())
+        if share.ended:
+            self.close_soon()
+        await self._done.wait()
+
+    def send(self, data: bytes) -> None:
+        if self.gone:
+            return
+        if self.behind >= BEHIND:
+            self.stale = True  # skip; the whole state follows once it caught up
+            return
+        self.behind += 1
+        try:
+            self.write(data)
+            fut = self.flush()
+        except Exception:  # noqa: BLE001 - closed under us
+            self._gone()
+            return
+        fut.add_done_callback(self._flushed)
+
+    def _flushed(self, fut) -> None:
+        self.behind -= 1
+        if fut.exception() is not None:
+            self._gone()
+        elif self.stale and self.behind == 0 and not self.gone:
+            self.stale = False
+            self.send(self.share.state())
+
+    def close_soon(self) -> None:
+        self._gone()
+
+    def _gone(self) -> None:
+        if not self.gone:
+            self.gone = True
+            self.share.followers.discard(self)
+            self._done.set()
+
+    def on_connection_close(self) -> None:
+        if hasattr(self, "share"):
+            self._gone()
+
+
+class PageHandler(_ReadOnly):
+    def get(self, code=None):
+        if code is None:
+            typed = self.get_argument("code", "")
+            norm = normalise_code(typed) if typed else None
+            if norm:
+                self.redirect(f"{self.base_url}follow/{norm}")
+                return
+            self.finish(ask_page(self.base_url, bad=bool(typed)))
+            return
+        norm = normalise_code(code)
+        if norm is None or norm not in self.hub.shares:
+            self.set_status(404)
+            self.finish(ask_page(self.base_url, bad=True))
+            return
+        if norm != code:
+            self.redirect(f"{self.base_url}follow/{norm}")
+            return
+        self.set_header("Content-Security-Policy",
+                        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+                        "img-src 'self' data:; connect-src 'self'")
+        self.finish(follow_page(norm, self.hub.shares[norm].title, self.base_url))
+
+
+def follow_handlers(hub: FollowHub, base_url: str = "/") -> list:
+    b = base_url.rstrip("/")
+    kw = {"hub": hub, "base_url": b + "/"}
+    code = r"([^/]{1,32})"
+    return [
+        (rf"{b}/follow-api/shares", CreateHandler, kw),
+        (rf"{b}/follow-api/shares/{code}/publish", PublishHandler, kw),
+        (rf"{b}/follow-api/shares/{code}/stop", StopHandler, kw),
+        (rf"{b}/follow/?", PageHandler, kw),
+        (rf"{b}/follow/{code}/events", EventsHandler, kw),
+        (rf"{b}/follow/{code}/?", PageHandler, kw),
+    ]
+
+
+# -- the pages ---------------------------------------------------------------------------------
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px 24px;color:#1a1a1a;background:#fff}
+h1{font-size:20px;margin:0 0 4px 0} .sub{color:#555;font-size:14px;margin-bottom:10px}
+#status{font-size:18px;min-height:1.4em;margin:8px 0} .warn{color:#8a4b00;font-weight:600}
+.error{color:#a40000;font-weight:600} .ok{color:#006b3c} .info{color:#1a1a1a}
+#note{font-size:18px;font-weight:600;color:#8a4b00;margin:8px 0;min-height:1.2em}
+#panes{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start} .pane{max-width:100%;overflow-x:auto}
+form input{font-size:24px;letter-spacing:4px;width:12em;text-transform:uppercase} form button{font-size:20px}
+"""
+
+_SCRIPT = r"""
+(function () {
+  const body = document.body, code = body.dataset.code;
+  const panesEl = document.getElementById("panes"), statusEl = document.getElementById("status");
+  const noteEl = document.getElementById("note"), countEl = document.getElementById("count");
+  const config = { displaylogo: false, responsive: false, staticPlot: false,
+                   modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+  const LEVELS = { info: 1, ok: 1, warn: 1, error: 1 };
+  const revive = (k, v) => (v === "__seqviz_undefined__" ? undefined : v);
+  const divs = {};
+  let chain = Promise.resolve(), ended = false;
+  const stats = (window.__follow = { states: 0, batches: 0, drawn: 0, firstFrameMs: null, t0: performance.now() });
+  const say = (el, text) => { el.textContent = text; };  // textContent: nothing shown is ever parsed as HTML
+  const setStatus = (st) => {
+    say(statusEl, st[0]);
+    statusEl.className = LEVELS[st[1]] ? st[1] : "info";
+  };
+  const setCount = (n) => say(countEl, n === 1 ? "1 person following" : n + " people following");
+  const draw = (div, m) => {
+    if (m.kind === "react") return Plotly.react(div, m.data, m.layout, config);
+    if (m.kind === "update" && div.data) return Plotly.update(div, m.restyle || {}, m.relayout || {}, m.traces);
+  };
+  const queue = (fn) => { chain = chain.then(fn).catch((e) => console.warn("follow: a frame failed", e)); };
+  const parse = (text) => (text.includes("__seqviz_undefined__") ? JSON.parse(text, revive) : JSON.parse(text));
+  const es = new EventSource(location.pathname.replace(/\/$/, "") + "/events");
+  es.addEventListener("state", (e) => {
+    const s = parse(e.data);
+    stats.states += 1;
+    setStatus(s.status);
+    setCount(s.n);
+    queue(async () => {
+      const keep = new Set(s.panes.map((p) => p.id));
+      for (const id of Object.keys(divs)) if (!keep.has(id)) { Plotly.purge(divs[id]); divs[id].remove(); delete divs[id]; }
+      for (const p of s.panes) {
+        if (!divs[p.id]) {
+          const d = document.createElement("div");
+          d.className = "pane"; d.dataset.pane = p.id;
+          panesEl.appendChild(d); divs[p.id] = d;
+        }
+        panesEl.appendChild(divs[p.id]);  // keep the teacher's order
+        for (const m of p.msgs) await draw(divs[p.id], m);
+      }
+      stats.drawn += 1;
+      if (stats.firstFrameMs === null) stats.firstFrameMs = performance.now() - stats.t0;
+    });
+    if (s.ended) { ended = true; say(noteEl, s.ended); es.close(); }
+    else say(noteEl, "");
+  });
+  es.addEventListener("batch", (e) => {
+    const b = parse(e.data);
+    stats.batches += 1;
+    setCount(b.n);
+    queue(async () => {
+      for (const ev of b.ev) {
+        if (ev.s) setStatus(ev.s);
+        else if (divs[ev.p]) await draw(divs[ev.p], ev.m);
+      }
+      stats.drawn += 1;
+    });
+  });
+  es.addEventListener("end", (e) => {
+    ended = true;
+    say(noteEl, JSON.parse(e.data).sentence);
+    es.close();
+  });
+  es.onerror = () => {
+    if (ended) return;
+    if (es.readyState === EventSource.CLOSED) say(noteEl, "The live view is no longer available. This is the last frame it shared.");
+    else say(noteEl, "The connection to the live view was lost; trying again...");
+  };
+  es.onopen = () => { if (!ended) say(noteEl, ""); };
+})();
+"""
+
+
+def follow_page(code: str, title: str, base_url: str = "/") -> str:
+    """The follower's page: plain HTML, the local plotly.js, no kernel, no widgets."""
+    e = html.escape
+    spaced = f"{code[:4]} {code[4:]}"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Following {e(title)} ({e(spaced)})</title><style>{_STYLE}</style>
+<script src="{e(base_url)}voila/templates/seqviz/static/plotly.min.js"></script></head>
+<body data-code="{e(code)}">
+<h1>Following: {e(title)}</h1>
+<div class="sub">Live view {e(spaced)}, read-only: the teacher trains, this page shows what their dashboard shows.
+<span id="count"></span></div>
+<div id="note"></div>
+<div id="status" class="info"></div>
+<div id="panes"></div>
+<script>{_SCRIPT}</script>
+</body></html>"""
+
+
+def ask_page(base_url: str = "/", bad: bool = False) -> str:
+    e = html.escape
+    msg = ("<p class='warn'>No live view is shared under that code (it may have ended). Check the code "
+           "on the teacher's screen.</p>") if bad else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Follow a live view</title><style>{_STYLE}</style></head><body>
+<h1>Follow the teacher's live view</h1>{msg}
+<form method="get" action="{e(base_url)}follow"><p>Type the code shown on the teacher's screen:</p>
+<input name="code" autocomplete="off" maxlength="16" placeholder="K7QX M3TA" autofocus>
+<button type="submit">Follow</button></form></body></html>"""
