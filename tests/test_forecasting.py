@@ -20,10 +20,17 @@ def small_cfg(**kw):
 
 # -- series ------------------------------------------------------------------------------------
 def test_statsmodels_series_load_offline_and_co2_gaps_are_filled_linearly():
+    from statsmodels.datasets import co2, sunspots
+
     sun = S.sunspots()
-    assert len(sun) == 309 and sun.time[0] == 1700 and np.isfinite(sun.values).all()
-    raw = __import__("statsmodels.datasets.co2", fromlist=["x"]).load_pandas().data["co2"]
+    ref = sunspots.load_pandas().data
+    np.testing.assert_array_equal(sun.values, ref["SUNACTIVITY"].to_numpy())
+    np.testing.assert_array_equal(sun.time, ref["YEAR"].to_numpy())
+    assert len(sun) == 309 and sun.time[0] == 1700
+    raw = co2.load_pandas().data["co2"]
     c = S.co2()
+    assert abs(c.time[0] - (raw.index[0].year + (raw.index[0].dayofyear - 1) / 365.25)) < 1e-9
+    assert abs(c.time[-1] - (raw.index[-1].year + (raw.index[-1].dayofyear - 1) / 365.25)) < 1e-9
     assert raw.isna().sum() > 0 and np.isfinite(c.values).all()
     expected = raw.reset_index(drop=True).interpolate(method="linear", limit_direction="both").to_numpy()
     np.testing.assert_allclose(c.values, expected)
