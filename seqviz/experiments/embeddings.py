@@ -285,16 +285,17 @@ def objective(model: W.SkipGram, c: int, o: int, neg: list[int], lr: float) -> d
 # -- the bidirectional language model ----------------------------------------------------------------
 @dataclass
 class BiLMConfig:
-    vocab: int = 4000  # the most frequent words get their own id; the rest share <unk>
+    vocab: int = 2000  # the most frequent words get their own id; the rest share <unk>
     dim: int = 64  # D: embedding and LSTM state size
     layers: int = 2
-    T: int = 24  # tokens per training segment
+    T: int = 16  # tokens per training segment
     batch: int = 32
-    lr: float = 3e-3
+    lr: float = 1e-2
     seed: int = 0
 
 
-BILM_PRESETS = {"cpu": BiLMConfig(), "cuda": BiLMConfig(vocab=8000, dim=256, batch=128)}
+# CPU: ~43 ms a step on one thread, loss from 7.6 to about 4.5 nats in 45 s (measured); GPU: bigger.
+BILM_PRESETS = {"cpu": BiLMConfig(), "cuda": BiLMConfig(vocab=8000, dim=256, batch=128, T=24, lr=3e-3)}
 UNK, EOS = "<unk>", "</s>"
 
 

@@ -1,0 +1,35 @@
+"""Dashboard: word embeddings, from one-hot to word2vec to contextual (ELMo-style) vectors.
+
+Skip-gram with negative sampling trains live in PyTorch on the Brown corpus (or Python's help
+topics, or pasted text): its loss and the overlap of its neighbours with gensim's; one pair and its
+noise words before and after a step; the space on fixed PCA axes; nearest neighbours; analogies
+with and without the inputs; occupations on a gender direction; and a small bidirectional LSTM LM
+whose layers give one word different vectors in two sentences, mixed as γ Σ s_j h_j.
+
+| module | holds |
+| --- | --- |
+| ``state`` | ``EmbeddingsState``: the checked knobs |
+| ``view`` | ``EmbeddingsDashboard``: controls, panes, buttons, training in the worker |
+| ``panels`` | engine data -> figure patches and HTML |
+
+All maths lives in ``seqviz``.
+"""
+
+from __future__ import annotations
+
+from widgets.embeddings.state import EmbeddingsState
+from widgets.embeddings.view import EmbeddingsDashboard
+
+
+def dashboard(**knobs) -> EmbeddingsDashboard:
+    """The dashboard; keyword arguments set state traits, e.g. ``window=2, word="king"``."""
+    state = EmbeddingsState()
+    for k, v in knobs.items():
+        if not state.has_trait(k) or k == "note":
+            raise ValueError(f"Unknown setting {k!r}; use one of "
+                             f"{', '.join(n for n in state.trait_names() if n != 'note')}.")
+        setattr(state, k, v)
+    return EmbeddingsDashboard(state)
+
+
+__all__ = ["dashboard", "EmbeddingsDashboard", "EmbeddingsState"]
