@@ -19,6 +19,7 @@ import datetime
 import importlib.util
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,7 +114,8 @@ _SPLIT = re.compile(r"[\s,;]+")
 def parse_numbers(text: str) -> np.ndarray:
     """Numbers separated by commas, semicolons, spaces or new lines -> (n,) float64.
     Raises ``SeriesError`` with one sentence for anything else (words, NaN, inf, huge values)."""
-    parts = [p for p in _SPLIT.split(str(text).strip()) if p]
+    text = "".join(ch for ch in str(text) if unicodedata.category(ch) not in ("Cf", "Cc") or ch in "\t\n\r")
+    parts = [p for p in _SPLIT.split(text.strip()) if p]  # (zero-width and control characters dropped)
     if not parts:
         raise SeriesError("Paste some numbers, separated by commas, spaces or new lines.")
     if len(parts) > MAX_VALUES:

@@ -165,9 +165,9 @@ class ForecastingDashboard(LiveDashboard):
                 when_drawn([self.panes["series"]], self.guarded("draw the views")(self._draw_rest),
                            key=(id(self), "rest"))
             n = len(exp.series.values)
-            self.status.say(message or (
-                f"Ready: {exp.series.name}, {n} values; w = {exp.w}, m = {exp.m}: {exp.j_test} training windows, "
-                f"{exp.n_test} test targets ({P.time_text(exp, exp.test_start)} on). Press Train."))
+            ready = (f"{exp.series.name}, {n} values; w = {exp.w}, m = {exp.m}: {exp.j_test} training windows, "
+                     f"{exp.n_test} test targets ({P.time_text(exp, exp.test_start)} on). Press Train.")
+            self.status.say(message.format(ready=ready) if message else f"Ready: {ready}")
 
     def _rebuild_changed(self, change) -> None:
         if self._quiet_n:
@@ -182,8 +182,8 @@ class ForecastingDashboard(LiveDashboard):
                 s.w, s.m = DEFAULTS[s.series]
         try:
             label = s.label(name)
-            self.rebuild(f"{label[:1].upper() + label[1:]} changed: the GRU and TCN start untrained. Press Train.",
-                         series_changed=name in ("series", "text", "noise", "seed"))
+            self.rebuild(series_changed=name in ("series", "text", "noise", "seed"),
+                         message=f"{label[:1].upper() + label[1:]} changed: the GRU and TCN start untrained. {{ready}}")
         except SeriesError as e:
             exp = self.exp
             with self._quiet():  # keep what was there
