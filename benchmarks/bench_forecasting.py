@@ -1,0 +1,69 @@
+"""Lesson 00 (forecasting): the default preset trained headless, as the dashboard trains it.
+
+Prints, per series: seconds to the end of the holdout fit (a trained GRU against the baselines),
+to the end of walk-forward, to the end of the random split, and the test-period RMSE of every
+method under holdout, walk-forward and random split, with how much lower the random split's is.
+
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_forecasting.py [--series sunspots co2 seasonal]
+Nothing here is asserted. The load (uptime) is printed: four people may share the two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+from seqviz.data.series import load  # noqa: E402
+from seqviz.devices import configure_threads, pick_device  # noqa: E402
+from seqviz.experiments.forecasting import METHODS, Finished, Forecast, preset_config  # noqa: E402
+from widgets.forecasting.state import DEFAULTS  # noqa: E402
+
+
+def load_avg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def run(key: str) -> None:
+    dev = pick_device()
+    s = load(key)
+    w, m = DEFAULTS[key]
+    exp = Forecast(s, preset_config(dev.device, w=w, m=m), dev.device)
+    t0 = time.perf_counter()
+    marks = {}
+    try:
+        while True:
+            phase = exp.phase
+            exp.step()
+            if exp.phase != phase:
+                marks[phase] = time.perf_counter() - t0
+    except Finished:
+        marks[exp.phase if exp.phase != "done" else "random"] = time.perf_counter() - t0
+    c = exp.cfg
+    print(f"\n{s.name}: n = {len(s)}, w = {w}, m = {m}, {exp.j_test} training windows, {exp.n_test} test targets, "
+          f"{len(exp.wf_folds)} walk-forward folds of k = {exp.k}, {len(exp.rs_folds)} random folds; "
+          f"GRU H = {c.hidden}, TCN C = {c.channels}, {c.fit_steps} fit steps, {c.fold_steps} per fold; {dev.label}")
+    print(f"  seconds: fit done {marks.get('fit', float('nan')):.1f}, walk-forward done "
+          f"{marks.get('walk', float('nan')):.1f}, random split done {marks.get('random', float('nan')):.1f}  "
+          f"(load {load_avg()})")
+    sc = exp.scores()
+    print(f"  {'method':16s} {'holdout':>9s} {'walk':>9s} {'random':>9s}  random vs walk")
+    for k in METHODS:
+        r = sc[k]
+        flat = 100 * (1 - r["random"] / r["walk"])
+        print(f"  {k:16s} {r['holdout']:9.4g} {r['walk']:9.4g} {r['random']:9.4g}  {flat:+.0f}% lower")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--series", nargs="*", default=["sunspots", "co2", "seasonal"])
+    a = ap.parse_args()
+    configure_threads()
+    print(f"torch {torch.__version__}; load {load_avg()}")
+    for key in a.series:
+        run(key)
