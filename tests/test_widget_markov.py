@@ -80,7 +80,7 @@ def test_opens_with_every_pane_filled_and_numbers_from_counts(dash, names_split)
     # next-token bars after "mar": the smoothed bars are (count + 1) / (count(ctx) + V)
     x, y = list(trace(d, "smoothed").x), list(trace(d, "smoothed").y)
     for label, v in zip(x[:-1], y[:-1]):
-        w = " " if label == "␣" else label
+        w = {"␣": " ", "⟨/s⟩": EOS, "⟨unk⟩": UNK}.get(label, label)
         assert v == pytest.approx(b.p(("a", "r"), w, 1.0))
     assert x[-1].startswith("all other") and sum(y) == pytest.approx(1.0)
     counted = list(trace(d, "mle").y)
@@ -92,7 +92,7 @@ def test_opens_with_every_pane_filled_and_numbers_from_counts(dash, names_split)
     assert trace(d, "cur_bits").x == (2,)
     assert "Every order from 0 to 7 is counted" in d.status.text
     # chain rule of "mar": 4 factors (m, a, r, </s>) and the table's sum
-    assert list(trace(d, "chain_smoothed").x) == ["1. m", "2. a", "3. r", "4. </s>"]
+    assert list(trace(d, "chain_smoothed").x) == ["1. m", "2. a", "3. r", "4. ⟨/s⟩"]
     want = sum(-math.log2(b.p(c, w, 1.0)) for c, w in [((BOS, BOS), "m"), ((BOS, "m"), "a"), (("m", "a"), "r"),
                                                        (("a", "r"), EOS)])
     assert sum(trace(d, "chain_smoothed").y) == pytest.approx(want)

@@ -24,8 +24,14 @@ TASK_COLORS = {"names": COLORS["lstm"], "mail": COLORS["rnn"]}
 TASK_NAMES = {"names": "names: female vs male (chars)", "mail": "mail: spam vs ham (words)"}
 
 
+SPECIAL = {"<s>": "⟨s⟩", "</s>": "⟨/s⟩", "<unk>": "⟨unk⟩"}  # plotly reads "<...>" as HTML tags and drops it
+
+
 def show_token(w: str) -> str:
-    """A token as a label: a space is shown as '␣' so it can be seen."""
+    """A token as a label: a space is shown as '␣' so it can be seen; ``<s>``, ``</s>``, ``<unk>`` in angle
+    brackets that plotly does not take for HTML."""
+    if w in SPECIAL:
+        return SPECIAL[w]
     return w.replace(" ", "␣") if w.strip() or not w else "␣"
 
 
@@ -35,7 +41,7 @@ def next_skeleton() -> go.Figure:
         go.Bar(x=[], y=[], meta="mle", name="counted (α = 0): count / count(context)", marker_color=COLORS["baseline"]),
         go.Bar(x=[], y=[], meta="smoothed", name="smoothed: (count + α) / (count(context) + αV)",
                marker_color=COLORS["lstm"])])
-    return apply_theme(fig, height=330, barmode="group", yaxis_title="p(next token | context)",
+    return apply_theme(fig, height=340, width=820, barmode="group", yaxis_title="p(next token | context)",
                        margin=dict(l=70, r=20, t=70, b=60), showlegend=True, title=dict(text="", x=0, font_size=15))
 
 
@@ -68,8 +74,9 @@ def chain_skeleton() -> go.Figure:
         go.Scatter(x=[], y=[], meta="chain_impossible", mode="markers+text", name="p = 0: never counted",
                    marker=dict(symbol="x", size=14, color=COLORS["rnn"]), text=[], textposition="top center",
                    textfont=dict(color=COLORS["rnn"]))])
-    return apply_theme(fig, height=330, barmode="group", yaxis_title="−log₂ p (bits)",
-                       margin=dict(l=70, r=20, t=70, b=60), showlegend=True, title=dict(text="", x=0, font_size=15))
+    return apply_theme(fig, height=360, width=820, barmode="group", yaxis_title="−log₂ p (bits)",
+                       margin=dict(l=70, r=20, t=100, b=60), showlegend=True, title=dict(text="", x=0, font_size=15),
+                       legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
 
 def chain_patch(smoothed: list, counted: list, alpha: float) -> dict:
@@ -82,8 +89,8 @@ def chain_patch(smoothed: list, counted: list, alpha: float) -> dict:
     bad = [i for i, f in enumerate(counted) if f.p == 0]
     total_s = -sum(f.log2p for f in smoothed)
     total_m = math.inf if bad else -sum(f.log2p for f in counted)
-    head = (f"log₂ p(text) = −{total_s:.1f} bits smoothed (α = {alpha:g}); counted: "
-            + ("−∞ (impossible: a factor was never counted)" if bad else f"−{total_m:.1f} bits"))
+    head = (f"log₂ p(text) = −{total_s:.1f} bits smoothed (α = {alpha:g})<br>counted only (α = 0): "
+            + ("−∞, impossible: a factor was never counted" if bad else f"−{total_m:.1f} bits"))
     return patch({"chain_smoothed": {"x": labels, "y": s, "name": f"smoothed, α = {alpha:g}"},
                   "chain_mle": {"x": labels, "y": m},
                   "chain_impossible": {"x": [labels[i] for i in bad], "y": [top * 1.08] * len(bad),
@@ -111,7 +118,7 @@ def order_skeleton(max_order: int) -> go.Figure:
     fig.update_xaxes(**ticks)
     fig.update_yaxes(title_text="bits per token", row=1, col=1)
     fig.update_yaxes(title_text="% of held-out positions", range=[0, 105], row=1, col=2)
-    return apply_theme(fig, height=370, margin=dict(l=70, r=20, t=90, b=60), showlegend=True,
+    return apply_theme(fig, height=370, width=900, margin=dict(l=70, r=20, t=90, b=60), showlegend=True,
                        legend=dict(orientation="h", yanchor="bottom", y=1.12, xanchor="left", x=0))
 
 
@@ -141,8 +148,8 @@ def order_marker_patch(curves: dict, order: int) -> dict:
 
 # -- classifier ---------------------------------------------------------------------------------------------
 def classify_skeleton(max_order: int) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, column_widths=[0.45, 0.55],
-                        subplot_titles=("held-out accuracy against order", "who pushes the typed text where"))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.16, column_widths=[0.45, 0.55],
+                        subplot_titles=("held-out accuracy against order", "log₂-odds of the typed text, by token"))
     for task in ("names", "mail"):
         fig.add_trace(go.Scatter(x=[], y=[], meta=f"acc_{task}", mode="lines+markers", name=TASK_NAMES[task],
                                  line=dict(color=TASK_COLORS[task], width=3)), 1, 1)
@@ -155,8 +162,9 @@ def classify_skeleton(max_order: int) -> go.Figure:
                          marker_color=[]), 1, 2)
     fig.update_xaxes(tickmode="linear", dtick=1, range=[-0.4, max_order + 0.4], title_text="order k", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (%)", row=1, col=1)
-    fig.update_yaxes(title_text="bits toward the first class", row=1, col=2)
-    return apply_theme(fig, height=380, margin=dict(l=70, r=20, t=90, b=70), showlegend=True,
+    fig.update_yaxes(title_text="bits", row=1, col=2)
+    fig.update_xaxes(tickangle=-40, tickfont_size=13, row=1, col=2)
+    return apply_theme(fig, height=400, width=900, margin=dict(l=70, r=20, t=90, b=90), showlegend=True,
                        legend=dict(orientation="h", yanchor="bottom", y=1.12, xanchor="left", x=0))
 
 
@@ -175,9 +183,9 @@ def accuracy_patch(curves: dict, task: str, order: int, max_order: int) -> dict:
 def contrib_patch(prior: float, parts: list[tuple[str, float]], a: str, b: str) -> dict:
     """Bars: the prior's share, then one per chain-rule factor of the typed text (``MarkovClassifier.
     contributions``), positive toward class ``a``; they add up to the log₂-odds."""
-    labels = [f"prior p({a})/p({b})"] + [f"{i + 1}. {show_token(w)}" for i, (w, _) in enumerate(parts)]
+    labels = ["prior"] + [f"{i + 1}. {show_token(w)}" for i, (w, _) in enumerate(parts)]
     vals = [prior] + [v for _, v in parts]
     clean = [v if math.isfinite(v) else None for v in vals]
     colors = [COLORS["gru"] if (v or 0) >= 0 else COLORS["tcn"] for v in clean]
     return patch({"contrib": {"x": labels, "y": clean, "marker": {"color": colors}}},
-                 {"yaxis2": {"title": {"text": f"bits toward {a} (+) or {b} (−)"}}})
+                 {"yaxis2": {"title": {"text": f"bits: + {a}, − {b}"}}})

@@ -69,6 +69,10 @@ def next_view(model: NGramModel, prefix: list[str]) -> tuple[dict, str]:
                     f"<td style='{CELL}'>{fmt_p(mle[i]) if d['seen'] else '0/0'}</td>"
                     f"<td style='{CELL}'>{fmt_p(sm[i])}</td></tr>")
     a, V = model.alpha, model.V
+    if not d["seen"]:
+        rows = [f"<tr><td style='{LEFT}' colspan='4'>This context was never seen in training: every count is 0, "
+                f"counting alone gives 0/0, and smoothing gives each of the V = {V:,} tokens "
+                f"(0 + {a:g})/(0 + {a:g}·{V:,}) = {fmt_p(1 / V) if a > 0 else '0/0'}.</td></tr>"]
     head = (f"<th style='{LEFT}'>next</th><th style='{CELL}'>count</th><th style='{CELL}'>count/{d['context_count']:,}"
             f"</th><th style='{CELL}'>(count+{a:g})/({d['context_count']:,}+{a:g}·{V:,})</th>")
     note = (f"<div style='font-size:13px;color:#444'>V = {V:,}: every training token + "
@@ -192,8 +196,9 @@ def accuracy_view(curves: dict, task: str, order: int, max_order: int) -> dict:
     return fm.accuracy_patch(curves, task, order, max_order)
 
 
-def classify_view(clf, doc: list[str], order: int) -> tuple[dict, str]:
-    a, b = clf.classes
+def classify_view(clf, doc: list[str], order: int, classes: tuple[str, str]) -> tuple[dict, str]:
+    """The typed text's log-odds shares toward ``classes[0]`` against ``classes[1]``, and the verdict."""
+    a, b = classes
     prior, parts = clf.contributions(doc, a, b)
     total = prior + sum(v for _, v in parts)
     p = fm.contrib_patch(prior, parts[:MAX_FACTORS], a, b)

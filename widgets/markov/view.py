@@ -162,12 +162,13 @@ class MarkovDashboard(LiveDashboard):
         c, p = self.c, self.panes
         head = ipw.VBox([ipw.HTML("<h2 style='margin:4px 0'>Markov models: counts, smoothing, samples and a "
                                   "classifier</h2>"), self.status, device_badge()])
-        knobs = ipw.VBox([c["corpus"], c["level"], c["pasted"], c["order"], c["alpha"], c["text"]],
+        knobs = ipw.VBox([c["corpus"], c["level"], c["pasted"], c["order"], c["alpha"], c["text"],
+                          ipw.HTML("<b>What comes next</b> after the typed text (its last k tokens)"), self.next_table],
                          layout=ipw.Layout(width="400px", min_width="400px"))
         sampling = ipw.VBox([ipw.HBox([self.sample_button, c["seed"]]), c["temperature"]],
                             layout=ipw.Layout(width="400px", min_width="400px"))
         wide = ipw.Layout(flex="1 1 auto", min_width="640px")
-        row1 = ipw.HBox([knobs, ipw.VBox([p["next"], self.next_table], layout=wide)])
+        row1 = ipw.HBox([knobs, ipw.VBox([p["next"]], layout=wide)])
         row2 = ipw.HBox([ipw.VBox([ipw.HTML("<b>Chain rule</b>: log₂ p(text) = Σ<sub>t</sub> log₂ p(x<sub>t</sub> | "
                                             "x<sub>t−k</sub> … x<sub>t−1</sub>)"), self.chain_table],
                                   layout=ipw.Layout(width="400px", min_width="400px", max_height="420px",
@@ -365,7 +366,7 @@ class MarkovDashboard(LiveDashboard):
         cs = EM.classifier_study(s.task)
         clf = cs.classifier(s.order, s.alpha)
         doc = P.typed_tokens(s.classify, cs.level)
-        patch, verdict = P.classify_view(clf, doc, s.order)
+        patch, verdict = P.classify_view(clf, doc, s.order, EM.TASKS[s.task][2])
         self.panes["classify"].apply(patch)
         self.verdict.value = verdict
         if not contrib_only:
