@@ -60,7 +60,8 @@ def next_patch(dist: dict, vocab: list[str], alpha: float, top: int = TOP) -> di
         s.append(float(smooth[rest].sum()))
     ctx = " ".join(show_token(w) for w in dist["context"]) or "(no context: order 0)"
     head = (f"after “{ctx}”: seen {dist['context_count']:,} times" if dist["seen"] else
-            f"after “{ctx}”: never seen in training, so counts give 0/0; smoothing gives every token 1/V")
+            f"after “{ctx}”: never seen in training, so counts give 0/0; "
+            + ("smoothing gives every token 1/V" if alpha > 0 else "with α = 0 there is no estimate at all"))
     return patch({"mle": {"x": labels, "y": m}, "smoothed": {"x": labels, "y": s,
                                                             "name": f"smoothed, α = {alpha:g}"}},
                  {"title": {"text": head}})
@@ -83,13 +84,15 @@ def chain_patch(smoothed: list, counted: list, alpha: float) -> dict:
     """One pair of bars per chain-rule factor (``NGramModel.factors``): ``−log₂ p`` counted and smoothed; a
     factor whose count is 0 gets an ✗ above the bars (infinitely surprising without smoothing)."""
     labels = [f"{i + 1}. {show_token(f.shown)}" for i, f in enumerate(smoothed)]
-    s = [-f.log2p for f in smoothed]
+    s = [-f.log2p if f.p > 0 else None for f in smoothed]
     m = [-f.log2p if f.p > 0 else None for f in counted]
     top = max([v for v in s + m if v is not None] + [1.0])
     bad = [i for i, f in enumerate(counted) if f.p == 0]
     total_s = -sum(f.log2p for f in smoothed)
     total_m = math.inf if bad else -sum(f.log2p for f in counted)
-    head = (f"log₂ p(text) = −{total_s:.1f} bits smoothed (α = {alpha:g})<br>counted only (α = 0): "
+    head = ((f"log₂ p(text) = −{total_s:.1f} bits smoothed (α = {alpha:g})" if math.isfinite(total_s) else
+             "log₂ p(text) = −∞ with α = 0 (no smoothing)")
+            + "<br>counted only (α = 0): "
             + ("−∞, impossible: a factor was never counted" if bad else f"−{total_m:.1f} bits"))
     return patch({"chain_smoothed": {"x": labels, "y": s, "name": f"smoothed, α = {alpha:g}"},
                   "chain_mle": {"x": labels, "y": m},

@@ -133,7 +133,9 @@ def samples_html(model: NGramModel, prefix: list[str], level: str, temperature: 
             f"white-space:pre-wrap;border:1px solid #ccc;border-radius:6px;padding:6px 10px;background:#fcfcfc;"
             f"max-height:220px;overflow:auto'>" + "<br>".join(lines or ["(empty)"]) + "</div>"
             f"<div style='font-size:13px;color:#444'>order {model.order}, α = {model.alpha:g}, {t}, seed {seed}: "
-            "the typed text (bold) continued, then new documents, one a line. &lt;unk&gt; is never drawn.</div>")
+            "the typed text (bold) continued, then new documents, one a line. &lt;unk&gt; is never drawn"
+            + ("; after a context never seen, α = 0 has no estimate, so that token is drawn uniformly"
+               if model.alpha == 0 else "") + ".</div>")
 
 
 # -- curves and bridge ----------------------------------------------------------------------------------------
@@ -205,8 +207,15 @@ def classify_view(clf, doc: list[str], order: int, classes: tuple[str, str]) -> 
     if math.isnan(total):
         verdict = "undecided: both classes give the text probability 0 (α = 0)"
     else:
-        verdict = (f"<b>{esc(a if total > 0 else b)}</b> (log₂-odds {total:+.2f} bits: "
+        verdict = (f"<b>{esc(a if total > 0 else b)}</b> (log₂-odds "
+                   + (f"{total:+.2f} bits: " if math.isfinite(total) else
+                      f"{'+' if total > 0 else '−'}∞: the other class gives the text probability 0; ")
                    f"p({esc(a)} | text) = {1 / (1 + 2 ** -total) if abs(total) < 1000 else float(total > 0):.3f})")
+    fa, fb = clf.models[a].factors(doc), clf.models[b].factors(doc)
+    blind = sum(1 for x, y in zip(fa, fb) if x.context_count == 0 and y.context_count == 0)
+    if blind and order > 0:
+        verdict += (f". {blind} of {len(fa)} factors have a context neither class ever saw: both give 1/V there, "
+                    "so they add 0")
     name = "naive Bayes: every token independent given the class" if order == 0 else f"order {order}"
     return p, (f"<div class='seqviz-verdict' style='font-size:15px'>Order-{order} classifier ({name}): {verdict}. "
                "Bars: the prior, then each token's log₂ p(token | context, class) difference; they add up.</div>")
