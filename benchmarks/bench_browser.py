@@ -20,6 +20,7 @@ from browser_timing import (browser, control_latency, first_render, kernel_priva
 
 # notebook, plots to wait for, slider, (tag, key) the slider changes, train button, trace counted for refreshes
 DASHBOARDS = [
+    ("00_sequences_of_numbers.ipynb", 5, "Window position t", ("target", "x"), "Train", "loss_gru"),
     ("03_rnn_bptt.ipynb", 4, "Sequence shown", ("belt_keys", "x"), "Train", "loss_rnn"),
     ("01_sequences_as_tensors.ipynb", 3, "Packed step t", ("packed", "z"), "Measure", None),
     ("05_convolutions_tcn.ipynb", 4, "Output position t", ("active", "x"), "Train", "loss_rnn"),

@@ -21,8 +21,9 @@ def status(page):
 def dashboard_shot(page, name):
     """The dashboard itself (the lesson's text above it scrolled away), at a projector's width."""
     page.set_viewport_size({"width": 1400, "height": 2100})
-    page.get_by_text("Numbers in time: forecasting a series, and validating").scroll_into_view_if_needed()
-    page.evaluate("() => window.scrollBy(0, -10)")
+    page.evaluate("""() => { const h = [...document.querySelectorAll('h2')].find(
+        e => e.textContent.startsWith('Numbers in time: forecasting a series, and validating'));
+        window.scrollTo(0, h.getBoundingClientRect().top + window.scrollY - 8); }""")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
