@@ -271,11 +271,11 @@ def build_charlm_run(corpus: CharCorpus, kind: str = "lstm", preset: CharLMPrese
 
 # -- what units learn --------------------------------------------------------------------------------
 FEATURES = {
-    "vowel": "the character is a vowel (a, e, i, o, u)",
+    "vowel": "vowel (a, e, i, o, u)",
     "in_quotes": "inside double quotes",
     "in_brackets": "inside ( ), [ ] or { }",
-    "pos_in_word": "position in the word (characters since the last space)",
-    "pos_in_line": "position in the document or line",
+    "pos_in_word": "position in the word",
+    "pos_in_line": "position in the line or name",
 }
 
 

@@ -28,7 +28,7 @@ def _label(c: str) -> str:
     return {"</s>": "end", " ": "space", "<unk>": "unk", "\n": "newline"}.get(c, c)
 
 
-def curves_skeleton(width: int = 620, height: int = 330) -> go.Figure:
+def curves_skeleton(width: int = 520, height: int = 330) -> go.Figure:
     c = COLORS
     fig = go.Figure([
         go.Scatter(x=[], y=[], meta="train", name="training batches (running mean)", line=dict(color=c["lstm"])),
@@ -58,7 +58,7 @@ def curves_patch(history, markov: float | None, order: int, window: int = 50, up
                   "markov": mk})
 
 
-def exposure_skeleton(width: int = 620, height: int = 330) -> go.Figure:
+def exposure_skeleton(width: int = 520, height: int = 330) -> go.Figure:
     c = COLORS
     traces = []
     for m, color, who in (("tf", c["lstm"], "teacher forcing"), ("ss", c["rnn"], "scheduled sampling")):
@@ -69,7 +69,9 @@ def exposure_skeleton(width: int = 620, height: int = 330) -> go.Figure:
     fig = go.Figure(traces)
     return apply_theme(fig, width=width, height=height, xaxis_title="training step",
                        yaxis_title="held-out bits per character", showlegend=True,
-                       margin=dict(l=70, r=20, t=90, b=50),
+                       margin=dict(l=70, r=20, t=110, b=50), xaxis_rangemode="nonnegative",
+                       title=dict(text="", font_size=15, x=0.01, y=0.5),
+                       yaxis_rangemode="nonnegative",
                        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font_size=13))
 
 
@@ -89,7 +91,7 @@ def exposure_patch(histories: dict) -> dict:
     return patch(out)
 
 
-def next_skeleton(width: int = 620, height: int = 300) -> go.Figure:
+def next_skeleton(width: int = 520, height: int = 300) -> go.Figure:
     fig = go.Figure([
         go.Bar(x=[], y=[], meta="p_one", name="temperature 1", marker_color=COLORS["baseline"]),
         go.Bar(x=[], y=[], meta="p_tau", name="temperature tau", marker_color=COLORS["accent"]),
@@ -109,10 +111,10 @@ def next_patch(labels: list[str], p_one: np.ndarray, p_tau: np.ndarray, tau: flo
     t = "0 (greedy)" if tau < 1e-3 else f"{tau:.2g}"
     return patch({"p_one": {"x": x, "y": [float(p_one[i]) for i in order], "name": f"temperature 1: H = {h_one:.2f} bits"},
                   "p_tau": {"x": x, "y": [float(p_tau[i]) for i in order], "name": f"temperature {t}: H = {h_tau:.2f} bits"}},
-                 {"title": {"text": f"Next character after the prompt (the {len(x)} most likely at temperature 1)"}})
+                 {"title": {"text": f"Next character after the prompt ({len(x)} most likely)"}})
 
 
-def units_skeleton(width: int = 620, height: int = 280) -> go.Figure:
+def units_skeleton(width: int = 520, height: int = 280) -> go.Figure:
     fig = go.Figure([go.Bar(x=[], y=[], meta="corr", marker_color=[], name="correlation")])
     return apply_theme(fig, width=width, height=height, yaxis_title="correlation r", yaxis_range=[-1, 1],
                        xaxis_title="unit (ranked by |r|)", showlegend=False, margin=dict(l=70, r=20, t=50, b=60),
@@ -126,17 +128,17 @@ def units_patch(r: np.ndarray, chosen: int, feature_text: str, n: int = N_UNITS)
         order[-1] = chosen
     colors = [COLORS["accent"] if i == chosen else COLORS["lstm"] for i in order]
     return patch({"corr": {"x": [f"#{i}" for i in order], "y": [float(r[i]) for i in order], "marker.color": colors}},
-                 {"title": {"text": f"Units whose value follows: {feature_text}"}})
+                 {"title": {"text": f"Units ranked by |r| with: {feature_text}"}})
 
 
-def lengths_skeleton(width: int = 620, height: int = 280) -> go.Figure:
+def lengths_skeleton(width: int = 520, height: int = 280) -> go.Figure:
     fig = go.Figure([
         go.Bar(x=[], y=[], meta="len_corpus", name="training documents", marker_color=COLORS["baseline"]),
         go.Bar(x=[], y=[], meta="len_sample", name="samples", marker_color=COLORS["accent"]),
     ])
     return apply_theme(fig, width=width, height=height, barmode="group", xaxis_title="length (characters before end)",
                        yaxis_title="share", showlegend=True, margin=dict(l=70, r=20, t=80, b=60),
-                       title=dict(text="Sequence end: lengths of sampled names vs the corpus", font_size=15, x=0.01,
+                       title=dict(text="Sequence end: sampled lengths vs the corpus", font_size=15, x=0.01,
                                   y=0.97),
                        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font_size=13))
 
@@ -149,7 +151,7 @@ def lengths_patch(corpus_shares: np.ndarray, sample_shares: np.ndarray, n_sample
     return patch({"len_corpus": {"x": x, "y": [float(v) for v in corpus_shares]},
                   "len_sample": {"x": x, "y": [float(v) for v in sample_shares],
                                  "name": f"{n_samples} samples" if n_samples else "samples (none yet)"}},
-                 {"title": {"text": "Sequence end: lengths of sampled documents vs the training documents"}})
+                 {"title": {"text": "Sequence end: sampled lengths vs the corpus"}})
 
 
 def title_patch(text: str) -> dict:

@@ -16,8 +16,12 @@ BOX = ("border:1px solid #ccc;border-radius:6px;padding:6px 10px;background:#faf
 MONO = "font-family:DejaVu Sans Mono,monospace;"
 
 
+END_MARK = "<span style='color:#777;font-size:13px'> [end]</span>"
+
+
 def shown(text: str) -> str:
-    return html.escape(text).replace("\n", "⏎")
+    """Text as HTML; "\x00" (where a sample ended) as a grey [end]."""
+    return html.escape(text).replace("\n", " / ").replace("\x00", END_MARK)
 
 
 def samples_html(entries, documents: bool) -> str:
@@ -28,8 +32,8 @@ def samples_html(entries, documents: bool) -> str:
     rows = []
     for step, secs, prompt, text, tau, cut in reversed(entries):
         t = "greedy" if tau < 1e-3 else f"τ {tau:.2g}"
-        end = " <span style='color:#777'>[end]</span>" if documents and not cut and text.endswith("\x00") else ""
-        body = shown(text.rstrip("\x00"))
+        end = ""
+        body = shown(text)
         rows.append(f"<div><span style='color:#555;font-size:13px'>step {step:,} ({secs:.0f} s, {t})</span> "
                     f"<span style='{MONO}'><b>{shown(prompt)}</b>{body}</span>{end}"
                     f"{' <i style=color:#8a4b00>(cut: time box)</i>' if cut else ''}</div>")
@@ -94,11 +98,15 @@ EQUATIONS = (
     "temperature: p<sub>τ</sub>(x) = softmax(z / τ); τ &rarr; 0 is greedy (argmax), τ = 1 the model itself")
 
 
-def exposure_note(active: bool, p_max: float, ramp: int) -> str:
+def exposure_note(active: bool, p_max: float, ramp: int, vocab: int) -> str:
     if not active:
         return ("<div style='font-size:14px;color:#555'>Tick <b>Compare with scheduled sampling</b> to train a "
                 "twin from the same initial weights that is fed its own predictions more and more often.</div>")
-    return (f"<div style='font-size:14px;color:#555'>Teacher forcing: every step reads the true previous character. "
-            f"Scheduled sampling: with probability rising from 0 to {p_max:g} over {ramp:,} steps it reads its own "
-            "sample instead. Free-running: the held-out names scored while the model reads only its own samples "
-            "(what generation does). Both numbers are shown as measured.</div>")
+    return (f"<div style='font-size:14px;color:#555'>Both models start from the same weights and see the same "
+            f"batches. <b>Teacher forcing</b>: every step reads the true previous character. <b>Scheduled "
+            f"sampling</b>: with a probability rising from 0 to {p_max:g} over {ramp:,} steps it reads its own sample "
+            "instead. Solid: held-out bits, teacher-forced. Dotted: <b>free-running</b>, the same held-out names "
+            "scored while the model reads only its own samples (as when it writes), the first 128 documents, seed 0; it "
+            f"can be worse than a uniform guess's {math.log2(vocab):.1f} bits: a confident model continues what it wrote, and the "
+            "true text went elsewhere. "
+            "What the curves show is what was measured; scheduled sampling need not win.</div>")

@@ -1,7 +1,7 @@
 """The character-level language model dashboard: a model learns to write while the class watches.
 
 What each control redraws (the cheap pane first, the rest through ``when_drawn``):
-- corpus, model, "Compare with scheduled sampling", "Train on this text" and Reset: training stops; the curves are
+- corpus, model, "Compare with scheduled sampling", "Use pasted text" and Reset: training stops; the curves are
   emptied at once; the corpus is loaded and the run built in a thread (a big corpus takes seconds), then every view;
 - temperature: the next-character bars at once (softmax of cached logits), then greedy vs sampled, then lengths;
 - prompt: the bars (one pass over the prompt), then greedy vs sampled;
@@ -43,8 +43,8 @@ REFRESH_TIMES = 2000
 N_LENGTHS = 200  # samples drawn for the length histogram
 WINDOW = 50  # running mean of the training curve
 LABELS = {"lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
-STYLE = {"description_width": "120px"}
-W = ipw.Layout(width="330px")
+STYLE = {"description_width": "110px"}
+W = ipw.Layout(width="300px")
 
 
 def make_controls() -> dict[str, ipw.Widget]:
@@ -53,25 +53,27 @@ def make_controls() -> dict[str, ipw.Widget]:
         "corpus": ipw.Dropdown(options=[("First names", "names"), ("Mail (SpamAssassin)", "mail"),
                                         ("Brown corpus", "brown"), ("Python's help", "python_docs"),
                                         ("Pasted text", "pasted")], description="Corpus", layout=W, style=STYLE),
-        "kind": ipw.ToggleButtons(options=[("LSTM", "lstm"), ("GRU", "gru"), ("Transformer", "transformer")],
-                                  description="Model", style={"description_width": "120px", "button_width": "95px"}),
+        "kind": ipw.ToggleButtons(options=[("LSTM", "lstm"), ("GRU", "gru"), ("attention", "transformer")],
+                                  tooltips=["an LSTM", "a GRU", "a small causal transformer"],
+                                  description="Model", style={"description_width": "45px", "button_width": "82px"}),
         "lr": ipw.FloatLogSlider(min=-4, max=-1, step=0.1, base=10, description="Learning rate",
                                  readout_format=".1e", **c),
         "compare": ipw.Checkbox(description="Compare with scheduled sampling", indent=False,
-                                layout=ipw.Layout(width="330px")),
+                                layout=ipw.Layout(width="300px")),
         "order": ipw.IntSlider(min=0, max=6, description="Markov order", **c),
         "prompt": ipw.Text(description="Prompt", placeholder="empty: a new name from scratch", continuous_update=False,
-                           layout=ipw.Layout(width="330px"), style=STYLE),
-        "tau": ipw.FloatSlider(min=0.0, max=3.0, step=0.05, description="Temperature τ", **c),
+                           layout=ipw.Layout(width="420px"), style=STYLE),
+        "tau": ipw.FloatSlider(min=0.0, max=3.0, step=0.05, description="Temperature τ", continuous_update=False,
+                               layout=ipw.Layout(width="420px"), style=STYLE),
         "feature": ipw.Dropdown(options=[(v, k) for k, v in FEATURES.items()], description="Rank units by",
-                                layout=ipw.Layout(width="430px"), style=STYLE),
+                                layout=ipw.Layout(width="420px"), style=STYLE),
         "unit": ipw.IntSlider(min=0, max=127, description="Unit", **c),
         "source": ipw.ToggleButtons(options=[("held-out names", "held"), ("latest sample", "sample")],
-                                    description="Passage", style={"description_width": "120px",
-                                                                  "button_width": "120px"}),
+                                    description="Passage", style={"description_width": "110px",
+                                                                  "button_width": "130px"}),
         "pasted": ipw.Textarea(placeholder="Paste text here, one document (a name, a sentence) a line; then press "
-                               "'Train on this text'.", continuous_update=False,
-                               layout=ipw.Layout(width="330px", height="70px")),
+                               "'Use pasted text'.", continuous_update=False,
+                               layout=ipw.Layout(width="300px", height="70px")),
     }
 
 
@@ -89,7 +91,7 @@ class CharLMDashboard(LiveDashboard):
         self.preset = PRESETS[self.preset_name]
         self.c = make_controls()
         self.buttons = training_buttons(step=False)
-        self.use_text = ipw.Button(description="Train on this text", layout=ipw.Layout(width="160px"))
+        self.use_text = ipw.Button(description="Use pasted text", layout=ipw.Layout(width="160px"))
         self.panes = {"curves": PlotPane(fc.curves_skeleton()), "exposure": PlotPane(fc.exposure_skeleton()),
                       "next": PlotPane(fc.next_skeleton()), "units": PlotPane(fc.units_skeleton()),
                       "lengths": PlotPane(fc.lengths_skeleton())}
@@ -140,14 +142,14 @@ class CharLMDashboard(LiveDashboard):
             self.status, self.progress])
         left = ipw.VBox([ipw.HTML("<b>Data and model</b>"), c["corpus"], c["pasted"], self.use_text, c["kind"],
                          c["lr"], c["order"], c["compare"], self.equations],
-                        layout=ipw.Layout(width="345px", min_width="345px"))
-        training = ipw.VBox([p["curves"], self.samples_box], layout=ipw.Layout(width="640px"))
+                        layout=ipw.Layout(width="310px", min_width="310px"))
+        training = ipw.VBox([p["curves"], self.samples_box], layout=ipw.Layout(width="530px"))
         sampling = ipw.VBox([ipw.HTML("<b>Temperature made visible</b>"), c["prompt"], c["tau"], p["next"],
-                             self.cont_box, p["lengths"]], layout=ipw.Layout(width="640px"))
-        units = ipw.VBox([ipw.HTML("<b>What a unit has learned</b>"), c["feature"], ipw.HBox([c["unit"], c["source"]]),
-                          p["units"], self.passage_box], layout=ipw.Layout(width="640px"))
+                             self.cont_box, p["lengths"]], layout=ipw.Layout(width="530px"))
+        units = ipw.VBox([ipw.HTML("<b>What a unit has learned</b>"), c["feature"], c["unit"], c["source"],
+                          p["units"], self.passage_box], layout=ipw.Layout(width="530px"))
         exposure = ipw.VBox([ipw.HTML("<b>Teacher forcing vs free running</b>"), self.exposure_box, p["exposure"]],
-                            layout=ipw.Layout(width="640px"))
+                            layout=ipw.Layout(width="530px"))
         grid = ipw.VBox([ipw.HBox([training, sampling]), ipw.HBox([units, exposure])])
         return head, ipw.HBox([left, grid])
 
@@ -233,7 +235,9 @@ class CharLMDashboard(LiveDashboard):
                 self._quiet -= 1
             self.c["source"].options = [("held-out names" if corpus.key == "names" else "held-out text", "held"),
                                         ("latest sample", "sample")]
-            self.exposure_box.value = P.exposure_note(s.compare, self.preset.ss_max, self.preset.ss_ramp)
+            self.exposure_box.value = P.exposure_note(s.compare, self.preset.ss_max, self.preset.ss_ramp, len(corpus.vocab))
+            self.panes["exposure"].apply(fc.merge_title(fc.exposure_patch({}), (
+                "" if s.compare else "Empty: tick 'Compare with scheduled sampling'")))
             self._draw_curves()
             self._draw_samples()
         self._draw_next()
@@ -420,7 +424,7 @@ class CharLMDashboard(LiveDashboard):
             greedy, _ = sample(self.viewer, ids, n_max, 0.0, None)
             sampled, _ = sample(self.viewer, ids, n_max, s.tau, torch.Generator().manual_seed(self.run.steps), n=3)
             step = self.run.steps
-        end = "⏹" if self.corpus.documents else ""
+        end = "\x00" if self.corpus.documents else ""
         self.cont_box.value = P.continuations_html(s.prompt, v.decode(greedy[0], end), [v.decode(o, end) for o in sampled],
                                                    s.tau, step)
 
