@@ -62,8 +62,9 @@ def _objective() -> go.Figure:
 def _space() -> go.Figure:
     fig = go.Figure([go.Scatter(x=[], y=[], meta="space", mode="markers+text", textposition="top center",
                                 marker=dict(size=10), textfont=dict(size=15), name="words", hoverinfo="text"),
-                     go.Scatter(x=[], y=[], meta="space_query", mode="markers", name="typed word",
+                     go.Scatter(x=[], y=[], meta="space_query", mode="markers+text", name="typed word",
                                 marker=dict(size=18, symbol="circle-open", color=COLORS["black"], line=dict(width=2)),
+                                text=[], textposition="bottom center", textfont=dict(size=14, color=COLORS["black"]),
                                 hoverinfo="skip")])
     return apply_theme(fig, height=460, width=620, showlegend=False,
                        title=dict(text="The words' vectors, projected on two fixed PCA axes", x=0.01, font=dict(size=16)),
@@ -88,10 +89,11 @@ def _elmo() -> go.Figure:
     fig.add_trace(go.Scatter(x=[], y=[], meta="lm_loss", name="cross-entropy, both directions (mean of last 20)",
                              line=dict(color=COLORS["gru"], width=2.5)), 1, 2)
     fig.update_yaxes(range=[0, 1.15], title_text="cosine", row=1, col=1)
+    fig.update_xaxes(tickangle=0, row=1, col=1)
     fig.update_xaxes(title_text="training step", row=1, col=2)
     fig.update_yaxes(title_text="nats per word", row=1, col=2)
-    return apply_theme(fig, height=380, width=1000, showlegend=True, margin=dict(l=70, r=30, t=60, b=100),
-                       legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
+    return apply_theme(fig, height=400, width=1000, showlegend=True, margin=dict(l=70, r=30, t=60, b=110),
+                       legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0))
 
 
 def build_embedding_figures() -> dict[str, go.Figure]:
@@ -117,7 +119,7 @@ def objective_patch(words: list[str], before: np.ndarray, after: np.ndarray, los
 
 
 def space_patch(xy: np.ndarray, words: list[str], groups: list[int], explained: float, query_xy=None,
-                title: str | None = None) -> dict:
+                title: str | None = None, query: str = "") -> dict:
     colors = [GROUP_COLORS[g % len(GROUP_COLORS)] for g in groups]
     lay = {"xaxis": {"title": {"text": f"PC 1 (fixed axes; the two show {explained:.0%} of these words' variance)"}}}
     if title:
@@ -126,7 +128,8 @@ def space_patch(xy: np.ndarray, words: list[str], groups: list[int], explained: 
         pad = 0.15 * max(1e-9, float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])))
         lay["xaxis"]["range"] = [float(xy[:, 0].min() - pad), float(xy[:, 0].max() + pad)]
         lay["yaxis"] = {"range": [float(xy[:, 1].min() - pad), float(xy[:, 1].max() + 1.5 * pad)]}
-    q = {"x": [], "y": []} if query_xy is None else {"x": [float(query_xy[0])], "y": [float(query_xy[1])]}
+    q = ({"x": [], "y": [], "text": []} if query_xy is None else
+         {"x": [float(query_xy[0])], "y": [float(query_xy[1])], "text": [f"“{query}” (the Word box)"]})
     return patch({"space": {"x": xy[:, 0].tolist() if len(xy) else [], "y": xy[:, 1].tolist() if len(xy) else [],
                             "text": list(words), "marker": {"color": colors}},
                   "space_query": q}, lay)
@@ -144,7 +147,7 @@ def bias_patch(words: list[str], scores: np.ndarray, a: str, b: str) -> dict:
 
 
 def elmo_patch(cosines: list[float], mixture: float | None, lm_step, lm_loss) -> dict:
-    names = ["layer 0: embedding"] + [f"layer {j}: LSTM" for j in range(1, len(cosines))]
+    names = ["layer 0<br>embedding"] + [f"layer {j}<br>LSTM" for j in range(1, len(cosines))]
     mx = ["mixture"] if mixture is not None else []
     x, y = downsample(list(lm_step), list(lm_loss))
     return patch({"elmo_cos": {"x": names, "y": list(cosines), "text": [f"{c:.3f}" for c in cosines]},

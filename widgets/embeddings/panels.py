@@ -53,7 +53,7 @@ def space_view(space: E.Space, proj: E.Projection, words: list[str], groups: lis
         proj.fit(X)
     xy = proj(X)
     qxy = proj(space.U[[space.vocab.index[q]]])[0] if q else None
-    return fe.space_patch(xy, shown, grp, proj.explained(X), qxy, title)
+    return fe.space_patch(xy, shown, grp, proj.explained(X), qxy, title, q or "")
 
 
 def neighbours_html(space: E.Space, word: str, reference: dict, ref_ok: bool, k: int = 10) -> str:
@@ -82,9 +82,9 @@ def neighbours_html(space: E.Space, word: str, reference: dict, ref_ok: bool, k:
         foot = (f"<div style='{FONT};color:#555'>No gensim reference for this: it was trained on the Brown corpus "
                 "at the default settings (D 64, window 5, k 5, subsampling 0.001), for the words the dashboard "
                 "offers.</div>")
-    return (f"<div style='{FONT}'><b>Nearest words to “{esc(word)}”</b> (cosine)</div>"
-            f"<table class='seqviz-neighbours' style='{FONT};border-collapse:collapse'><tr>{head}</tr>"
-            + "".join(rows) + "</table>" + foot)
+    return (f"<div class='seqviz-neighbours'><div style='{FONT}'><b>Nearest words to “{esc(word)}”</b> (cosine)</div>"
+            f"<table style='{FONT};border-collapse:collapse'><tr>{head}</tr>"
+            + "".join(rows) + "</table>" + foot + "</div>")
 
 
 def analogy_html(space: E.Space, a: str, b: str, c: str, exclude: bool) -> str:
@@ -102,9 +102,9 @@ def analogy_html(space: E.Space, a: str, b: str, c: str, exclude: bool) -> str:
         ins = [w for w, _ in got if w in inputs]
         note = (f"Inputs allowed: {', '.join(esc(w) for w in ins) or 'none'} of them among the top 5"
                 + (f"; left out, the top answer is <b>{esc(top_other[0])}</b>." if other else "."))
-    return (f"<div style='{FONT}'><b>{esc(a)} − {esc(b)} + {esc(c)} ≈ ?</b></div>"
-            f"<table class='seqviz-analogy' style='{FONT};border-collapse:collapse'>{rows}</table>"
-            f"<div style='{FONT};color:#444;max-width:520px'>{note}</div>")
+    return (f"<div class='seqviz-analogy'><div style='{FONT}'><b>{esc(a)} − {esc(b)} + {esc(c)} ≈ ?</b></div>"
+            f"<table style='{FONT};border-collapse:collapse'>{rows}</table>"
+            f"<div style='{FONT};color:#444;max-width:520px'>{note}</div></div>")
 
 
 def accuracy_html(space: E.Space, questions, reference: dict, ref_ok: bool) -> str:

@@ -40,9 +40,9 @@ class EmbeddingsState(CheckedState):
     word_set = tl.Unicode("numbers")
     my_words = tl.Any("king queen man woman boy girl prince")
     word = tl.Any("city")
-    a = tl.Any("man")
-    b = tl.Any("woman")
-    c = tl.Any("he")
+    a = tl.Any("his")  # a − b + c: his − he + she ≈ her
+    b = tl.Any("he")
+    c = tl.Any("she")
     exclude_inputs = tl.Any(True)
     bias_pair = tl.Unicode("he / she")
     elmo_word = tl.Any("bank")

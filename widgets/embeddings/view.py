@@ -34,7 +34,8 @@ from widgets.kit import (EquationBox, LiveDashboard, PlotPane, bind_all, device_
 STYLE = {"description_width": "150px"}
 WIDE = ipw.Layout(width="380px")
 CURVE_HZ, SPACE_HZ, TEXT_HZ, ACC_HZ, ELMO_HZ = 5, 3, 1, 0.5, 2
-REFIT_S = 5.0  # the space's axes are refitted after this many seconds of training
+REFITS = (1.0, 2.0, 4.0, 8.0)  # seconds of training at which the space's axes are refitted, then every REFIT_S
+REFIT_S = 10.0
 MAX_OVERLAP_POINTS = 600
 
 
@@ -67,7 +68,7 @@ def make_controls() -> dict[str, ipw.Widget]:
                                        layout=ipw.Layout(width="340px")),
         "bias_pair": ipw.Dropdown(options=list(BIAS_PAIRS), description="Direction",
                                   layout=ipw.Layout(width="260px"), style={"description_width": "70px"}),
-        "elmo_word": ipw.Text(description="Word", continuous_update=False, layout=ipw.Layout(width="260px"),
+        "elmo_word": ipw.Text(description="Same word", continuous_update=False, layout=ipw.Layout(width="260px"),
                               style={"description_width": "90px"}),
         "sentence_a": ipw.Text(description="Sentence 1", continuous_update=False, layout=ipw.Layout(width="600px"),
                                style={"description_width": "90px"}),
@@ -354,8 +355,7 @@ class EmbeddingsDashboard(LiveDashboard):
             self.refresh_times.append(time.monotonic())
             self._bound_times()
         if g.ready("space", SPACE_HZ, [self.panes["space"]], force):
-            refit = now - self._last_refit >= REFIT_S
-            self.draw_space(refit=refit)
+            self.draw_space(refit=self.refit_due(now))
         if g.ready("text", TEXT_HZ, [self.panes["bias"], self.panes["objective"]], force):
             self.draw_neighbours()
             self.draw_analogy()
@@ -363,6 +363,13 @@ class EmbeddingsDashboard(LiveDashboard):
             self.draw_objective()
         if g.ready("accuracy", ACC_HZ, (), force):
             self.draw_accuracy()
+
+    def refit_due(self, now: float) -> bool:
+        """Refit the PCA axes at 1, 2, 4 and 8 s of training (the vectors move fast at first), then every
+        10 s: rarely enough that the picture does not jump between frames."""
+        last = self._last_refit
+        nxt = next((t for t in REFITS if t > last), last + REFIT_S)
+        return now >= nxt
 
     def record_overlap(self, seconds: float) -> None:
         if self.corpus.key != self.reference.get("corpus"):
@@ -416,7 +423,7 @@ class EmbeddingsDashboard(LiveDashboard):
         _, missing = sp.ids(words)
         if refit:
             self._last_refit = self.run.history["w2v"].last("seconds", 0.0) or 0.0
-        title = f"{name}: vectors on two fixed PCA axes (refitted every {REFIT_S:g} s of training, signs kept)"
+        title = f"{name}: fixed PCA axes (refitted at 1, 2, 4, 8 s, then every {REFIT_S:g} s)"
         self.panes["space"].apply(P.space_view(sp, self.proj, words, groups, self._shown["word"], refit, title))
         if say:
             if missing:
