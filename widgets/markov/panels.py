@@ -210,10 +210,10 @@ def classify_view(clf, doc: list[str], order: int, classes: tuple[str, str]) -> 
         verdict = (f"<b>{esc(a if total > 0 else b)}</b> (log₂-odds "
                    + (f"{total:+.2f} bits: " if math.isfinite(total) else
                       f"{'+' if total > 0 else '−'}∞: the other class gives the text probability 0; ")
-                   f"p({esc(a)} | text) = {1 / (1 + 2 ** -total) if abs(total) < 1000 else float(total > 0):.3f})")
+                   + f"p({esc(a)} | text) = {1 / (1 + 2 ** -total) if abs(total) < 1000 else float(total > 0):.3f})")
     fa, fb = clf.models[a].factors(doc), clf.models[b].factors(doc)
     blind = sum(1 for x, y in zip(fa, fb) if x.context_count == 0 and y.context_count == 0)
-    if blind and order > 0:
+    if blind and order > 0 and clf.alpha > 0:
         verdict += (f". {blind} of {len(fa)} factors have a context neither class ever saw: both give 1/V there, "
                     "so they add 0")
     name = "naive Bayes: every token independent given the class" if order == 0 else f"order {order}"
