@@ -1129,6 +1129,8 @@ def main():
     from bench_browser import torch_import_s
 
     nbs = [nb for nb in DASHBOARDS if not a.only or any(nb.startswith(o) for o in a.only)]
+    for o in a.only or ():  # a lesson not listed above yet (a new one): found in lessons/ by its prefix
+        nbs += sorted(p.name for p in (ROOT / "lessons").glob(f"{o}*.ipynb") if p.name not in nbs)
     print(f"control latency, every control: {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
           f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} at start; `import torch` in a fresh process took "
           f"{torch_import_s():.2f} s; {a.n} presses per control and phase, {a.repeats} repeat(s); "
