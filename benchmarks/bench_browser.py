@@ -25,6 +25,7 @@ DASHBOARDS = [
     ("01_sequences_as_tensors.ipynb", 3, "Packed step t", ("packed", "z"), "Measure", None),
     ("05_convolutions_tcn.ipynb", 4, "Output position t", ("active", "x"), "Train", "loss_rnn"),
     ("06_attention_transformers.ipynb", 6, "Query token i", ("query", "y"), "Train", "loss_att"),
+    ("07_char_language_models.ipynb", 5, "Temperature τ", ("p_tau", "y"), "Train", "train"),
 ]
 
 

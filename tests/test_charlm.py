@@ -209,3 +209,11 @@ def test_the_gpu_preset_is_chosen_on_cuda_and_runs_small_on_cpu(names):
     run = build_charlm_run(names, "transformer", p)
     run.step()
     assert math.isfinite(run.history["tf"].loss[0])
+
+
+def test_sampling_is_time_boxed():
+    m = tiny("transformer")
+    outs, cut = sample(m, [], 10_000, 1.0, torch.Generator().manual_seed(0), stop_at_end=False, time_box_s=0.0)
+    assert cut and 1 <= len(outs[0]) < 10_000
+    outs, cut = sample(m, [], 5, 1.0, torch.Generator().manual_seed(0), stop_at_end=False, time_box_s=60)
+    assert not cut and len(outs[0]) == 5

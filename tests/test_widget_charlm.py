@@ -110,7 +110,9 @@ def test_prompt_bad_input_is_one_sentence(dash):
     d.state.prompt = "x" * 5000
     assert len(d.state.prompt) == 40 and "only the first 40" in d.status.text
     d.state.prompt = ""
-    assert "never saw" not in d.status.text
+    assert "never saw" not in d.status.text and "Empty prompt: every sample starts a new name" in d.status.text
+    d.state.lr = 3e-3
+    assert d.run.cfg.lr == 3e-3 and "3.0e-03" in d.status.text
     no_traceback(d)
 
 

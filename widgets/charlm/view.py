@@ -346,6 +346,9 @@ class CharLMDashboard(LiveDashboard):
         if self._quiet or self.run is None:
             return
         self.gate.hold()
+        if not self.state.prompt:
+            self.status.say(f"Empty prompt: every sample starts a new {'name' if self.corpus.key == 'names' else 'document'}"
+                            " from scratch.", "info")
         self._draw_next()
         when_drawn([self.panes["next"]], self._draw_continuations, key=(id(self), "next"))
 
