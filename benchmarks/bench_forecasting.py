@@ -4,7 +4,11 @@ Prints, per series: seconds to the end of the holdout fit (a trained GRU against
 to the end of walk-forward, to the end of the random split, and the test-period RMSE of every
 method under holdout, walk-forward and random split, with how much lower the random split's is.
 
-Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_forecasting.py [--series sunspots co2 seasonal]
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_forecasting.py [--series sunspots co2 seasonal] [--seeds N]
+      OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_forecasting.py --browser [--runs N]
+      (--browser: the lesson in headless Chromium through Voila, Train pressed; seconds until the page's
+      status line says the fit is over (walking forward), the walk is over (random split) and Done:
+      what a class waits, page refreshes included)
 Nothing here is asserted. The load (uptime) is printed: four people may share the two cores.
 """
 
@@ -61,13 +65,45 @@ def run(key: str, seed: int = 0) -> dict:
     return {k: 100 * (1 - sc[k]["random"] / sc[k]["walk"]) for k in ("ar", "gru", "tcn")}
 
 
+def browser_runs(runs: int) -> None:
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    from browser_timing import browser, open_page, serve
+
+    for r in range(runs):
+        with serve() as base, browser() as b:
+            page = open_page(b, base, "00_sequences_of_numbers.ipynb", n_plots=5)
+            status = page.locator(".seqviz-status")
+            page.get_by_role("button", name="Train").click()
+            t0 = time.perf_counter()
+            marks = {}
+            while "done" not in marks and time.perf_counter() - t0 < 600:
+                text = status.inner_text()
+                for key, said in (("fit", "walking forward"), ("walk", "random split:"), ("done", "Done")):
+                    if said in text and key not in marks:
+                        marks[key] = time.perf_counter() - t0
+                page.wait_for_timeout(100)
+            print(f"browser run {r + 1}: seconds from Train to: fit over (a trained GRU against the baselines) "
+                  f"{marks.get('fit', float('nan')):.1f}, walk-forward over {marks.get('walk', float('nan')):.1f}, "
+                  f"Done {marks.get('done', float('nan')):.1f}  (load {load_avg()})", flush=True)
+            page.close()
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", nargs="*", default=["sunspots", "co2", "seasonal"])
     ap.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 (models, batches, random split)")
+    ap.add_argument("--browser", action="store_true", help="time the default preset in the browser instead")
+    ap.add_argument("--runs", type=int, default=2)
     a = ap.parse_args()
     configure_threads()
     print(f"torch {torch.__version__}; load {load_avg()}")
+    if a.browser:
+        browser_runs(a.runs)
+        raise SystemExit(0)
     for key in a.series:
         got = [run(key, seed) for seed in range(a.seeds)]
         if a.seeds > 1:
