@@ -24,7 +24,7 @@ import ipywidgets as ipw
 from seqviz.data.corpora import CORPORA
 from seqviz.experiments import markov as EM
 from seqviz.figures import markov as fm
-from widgets.kit import LiveDashboard, PlotPane, bind_all, device_badge, log
+from widgets.kit import LiveDashboard, PlotPane, bind_all, device_badge, log, when_drawn
 from widgets.markov import panels as P
 from widgets.markov.state import ALPHAS, CLASSIFY, PROMPTS, MarkovState
 
@@ -153,8 +153,10 @@ class MarkovDashboard(LiveDashboard):
         s.observe(on("sample")(lambda _: self._draw_samples_now()), ["temperature", "seed"])
         s.observe(on("change the classifier")(self._classifier_changed), ["task", "classify"])
         self.sample_button.on_click(on("sample")(lambda _: setattr(s, "seed", (s.seed + 1) % 1_000_000)))
-        self._load(self._gen)  # the first corpus now (names: a fraction of a second), the rest in the background
-        self._classifier_views()
+        self.status.say(f"Counting {self._title()}…")
+        gen = self._gen
+        self.jobs.urgent("load", lambda: self._load(gen))  # the page shows at once; the panes fill in as counted
+        self.jobs.urgent("classify", self._classifier_job)
         self._sweep_classifiers()
         self.page(*self._layout())
 
@@ -206,6 +208,8 @@ class MarkovDashboard(LiveDashboard):
         if cached is None or not cached.has_point(s.order):
             self.panes["order"].apply(P.empty_order_view(s.order))
             self.status.say(f"Counting {self._title()}…")
+        else:  # counted before: its curves at once (arithmetic on kept counts), the rest follows
+            self.panes["order"].apply(P.order_view(cached.curves(s.alpha), s.order))
         self.jobs.clear_background()
         self.jobs.urgent("load", lambda: self._load(gen))
 
@@ -333,14 +337,21 @@ class MarkovDashboard(LiveDashboard):
         self.jobs.urgent("classify", self._classifier_job)
 
     def _text_changed(self, _change=None) -> None:
+        """The next-token pane at once; the chain rule and the samples once it is drawn."""
         self.gate.hold()
         if self._ready():
             with self._lock:
                 self._draw_next()
-                self._draw_chain()
-                self._draw_samples()
+            when_drawn([self.panes["next"]], lambda: self.jobs.urgent("text", self._text_rest),
+                       key=(id(self), "text"))
         else:
             self.jobs.urgent("views", self._views_job)
+
+    def _text_rest(self) -> None:
+        with self._lock:
+            if self._ready():
+                self._draw_chain()
+                self._draw_samples()
 
     # -- classifier -----------------------------------------------------------------------------------------
     def _classifier_changed(self, change) -> None:
@@ -352,7 +363,7 @@ class MarkovDashboard(LiveDashboard):
         cs = EM._classifiers.get(s.task)
         if cs is not None and cs.has(s.order):
             with self._lock:
-                self._classifier_views(contrib_only=True)
+                self._classifier_views(contrib_only=change["name"] == "classify")
         self.jobs.urgent("classify", self._classifier_job)
 
     def _classifier_job(self) -> None:
