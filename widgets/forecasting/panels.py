@@ -13,8 +13,10 @@ import numpy as np
 from seqviz.experiments.forecasting import METHODS, NEURAL, Forecast
 from seqviz.figures import forecasting as ff
 from seqviz.figures.patch import merge
+from seqviz.figures.theme import downsample
 
 LEARNED = ("ar", "gru", "tcn")
+MAX_POINTS = 600  # points per loss curve sent to the browser (evenly thinned, the last one kept)
 
 
 def fmt(v: float) -> str:
@@ -42,20 +44,39 @@ def fold_band(exp: Forecast, row: int):
     return int(exp.t[f.train[0]]), int(exp.t[f.train[-1]]) + 1, int(exp.t[f.test[0]]), int(exp.t[f.test[-1]]) + 1
 
 
-def window_view(exp: Forecast, t: int, horizon: int, row: int) -> dict:
-    """What the window slider moves: the window, its target, the free-running forecasts from t,
-    and the shapes (test period, window, fold shown)."""
+def window_view(exp: Forecast, t: int, row: int) -> dict:
+    """What the window slider moves at once: the window, its target and the shapes (test period,
+    window, fold shown). No model runs."""
     s = exp.series
     return merge(ff.window_patch(s.time, s.values, t, exp.w),
-                 ff.paths_patch(s.time, exp.forecast_from(t, horizon)),
                  ff.series_shapes(s.time, exp.test_start, t, exp.w, fold_band(exp, row)))
 
 
-def series_view(exp: Forecast, t: int, horizon: int, row: int, preds: dict) -> dict:
+def paths_view(exp: Forecast, t: int, horizon: int) -> dict:
+    """The free-running forecasts from target t (the networks run H times each)."""
+    return ff.paths_patch(exp.series.time, exp.forecast_from(t, horizon))
+
+
+def series_quick(exp: Forecast, t: int, row: int) -> dict:
+    """A new series at once: the line, the window, the baselines' and the AR's forecasts (no network
+    runs; the GRU's and TCN's forecasts and the free-running paths follow with ``series_rest``)."""
     s = exp.series
+    preds = {k: p for k, p in exp.holdout.pred.items() if k not in NEURAL}
+    blank = {f"path_{k}": {"x": [], "y": []} for k in METHODS}
     return merge(ff.series_patch(s.time, s.values, s.time_label, s.unit),
-                 ff.predictions_patch(s.time[exp.test_start:], preds),
-                 window_view(exp, t, horizon, row))
+                 ff.predictions_patch(s.time[exp.test_start:], {**preds, **{k: np.full(exp.n_test, np.nan)
+                                                                           for k in NEURAL}}),
+                 {"traces": blank}, window_view(exp, t, row))
+
+
+def series_rest(exp: Forecast, t: int, horizon: int, preds: dict) -> dict:
+    return merge(ff.predictions_patch(exp.series.time[exp.test_start:], {k: preds[k] for k in NEURAL}),
+                 paths_view(exp, t, horizon))
+
+
+def series_view(exp: Forecast, t: int, horizon: int, row: int, preds: dict) -> dict:
+    """Everything the series pane shows (a test's or a final refresh's one patch)."""
+    return merge(series_quick(exp, t, row), series_rest(exp, t, horizon, preds))
 
 
 def shapes_view(exp: Forecast, t: int, row: int) -> dict:
@@ -89,7 +110,7 @@ def loss_curves(exp: Forecast) -> tuple[dict, dict]:
             if n:
                 xs.append(hs[0].step[:n] + marks["random"] - 1)
                 ys.append(np.mean([h.running_mean("loss", ff.LOSS_WINDOW)[:n] for h in hs], axis=0))
-        curves[k] = (np.concatenate(xs), np.concatenate(ys))
+        curves[k] = downsample(np.concatenate(xs), np.concatenate(ys), MAX_POINTS)
     return curves, marks
 
 

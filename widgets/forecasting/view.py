@@ -34,7 +34,7 @@ from widgets.kit import (EquationBox, LiveDashboard, PlotPane, bind_all, device_
 
 STYLE = {"description_width": "150px"}
 WIDE = ipw.Layout(width="370px")
-CURVES_HZ, SCORES_HZ, HORIZON_HZ = 6, 2, 0.5  # refreshes a second while training
+CURVES_HZ, PREDS_HZ, SCORES_HZ, HORIZON_HZ = 6, 2, 1, 0.5  # refreshes a second while training
 
 
 def make_controls() -> dict[str, ipw.Widget]:
@@ -207,9 +207,13 @@ class ForecastingDashboard(LiveDashboard):
         with self._quiet():
             s.k, s.slide = exp.k, exp.cfg.slide or exp.j_test
         self._draw_split()
-        self.panes["series"].apply(P.shapes_view(exp, s.t, s.fold))
-        self._draw_scores()
-        self.notes.value = P.notes_html(exp)
+
+        def rest():
+            self.panes["series"].apply(P.shapes_view(exp, self.state.t, self.state.fold))
+            self._draw_scores()
+            self.notes.value = P.notes_html(exp)
+
+        when_drawn([self.panes["split"]], self.guarded("draw the new folds")(rest), key=(id(self), "walk"))
         said = f"{len(exp.wf_folds)} walk-forward folds of k = {exp.k} ({s.scheme})"
         said += f" (k raised to {exp.k}: at most 60 folds)." if raised else "."
         if exp.phase == "fit":
@@ -240,11 +244,12 @@ class ForecastingDashboard(LiveDashboard):
     # -- drawing -------------------------------------------------------------------------------
     def _draw_series(self) -> None:
         exp, s = self.exp, self.state
-        self.panes["series"].apply(P.series_view(exp, s.t, s.horizon, s.fold, exp.holdout_predictions()))
+        self.panes["series"].apply(P.series_quick(exp, s.t, s.fold))
         self.pairs.value = P.pairs_html(exp, s.t)
 
     def _draw_rest(self) -> None:
-        exp = self.exp
+        exp, s = self.exp, self.state
+        self.panes["series"].apply(P.series_rest(exp, s.t, s.horizon, exp.holdout_predictions()))
         self._draw_split()
         self._draw_scores()
         self.panes["errors"].apply(P.errors_view(exp, exp.holdout_predictions()))
@@ -279,14 +284,23 @@ class ForecastingDashboard(LiveDashboard):
             return
         self.gate.hold()
         s = self.state
-        self.panes["series"].apply(P.window_view(self.exp, s.t, s.horizon, s.fold))
+        self.panes["series"].apply(P.window_view(self.exp, s.t, s.fold))
         self.pairs.value = P.pairs_html(self.exp, s.t)
+        self._paths_later()
 
     def _horizon_moved(self, _change=None) -> None:
         self.gate.hold()
-        s = self.state
-        self.panes["series"].apply(P.window_view(self.exp, s.t, s.horizon, s.fold))
         self._draw_horizon()
+        self._paths_later()
+
+    def _paths_later(self) -> None:
+        """The free-running forecasts (the networks run H times each) once the first pane is drawn."""
+        def paths():
+            s, exp = self.state, self.exp
+            self.panes["series"].apply(P.paths_view(exp, s.t, s.horizon))
+
+        when_drawn(list(self.panes.values()), self.guarded("draw the free-running forecasts")(paths),
+                   key=(id(self), "paths"))
 
     def _fold_moved(self, _change=None) -> None:
         if self._quiet_n:
@@ -325,21 +339,26 @@ class ForecastingDashboard(LiveDashboard):
         self.refresh()
 
     def refresh(self, force: bool = False) -> None:
+        """Training refreshes, each pane at its own rate and only when the browser drew the last one."""
         exp, p = self.exp, self.panes
-        if self.gate.ready("curves", CURVES_HZ, [p["errors"], p["series"]], force):
+        preds = None
+        if self.gate.ready("curves", CURVES_HZ, [p["errors"]], force):
             preds = exp.holdout_predictions()
             p["errors"].apply(P.errors_view(exp, preds))
-            p["series"].apply(ff.predictions_patch(exp.series.time[exp.test_start:], preds))
             self.refresh_times.append(time.monotonic())
             if len(self.refresh_times) > 4000:  # bounded: the newest half stays
                 del self.refresh_times[:2000]
+        if self.gate.ready("preds", PREDS_HZ, [p["series"]], force):
+            preds = preds or exp.holdout_predictions()
+            p["series"].apply(ff.predictions_patch(exp.series.time[exp.test_start:],
+                                                   {k: preds[k] for k in ("gru", "tcn")}))
             self.status.say(f"Training: {exp.progress()}.")
         if self.gate.ready("scores", SCORES_HZ, [p["scores"]], force):
             self._draw_scores()
         if self.gate.ready("horizon", HORIZON_HZ, [p["horizon"], p["series"]], force):
             s = self.state
             self._draw_horizon(recompute=True)
-            p["series"].apply(P.window_view(exp, s.t, s.horizon, s.fold))
+            p["series"].apply(P.paths_view(exp, s.t, s.horizon))
 
     def _on_end(self, exp: Forecast, why: str) -> str | None:
         if exp is not self.exp:
