@@ -102,6 +102,14 @@ def _use_it(page):
     assert wait_until(page, lambda: len(page.evaluate(
         "() => document.querySelectorAll('.js-plotly-plot')[0].layout.shapes")) == 4)
 
+    # Animate: the player moves the fold shown, frame by frame, in the browser.
+    frame_y0 = "() => document.querySelectorAll('.js-plotly-plot')[1].layout.shapes[0].y0"
+    start = page.evaluate(frame_y0)
+    page.locator(".widget-play button").first.click()
+    assert wait_until(page, lambda: page.evaluate(frame_y0) not in (start, None), 30)
+    page.locator(".widget-play button").nth(2).click()  # stop
+    assert_no_error_text(page)
+
     # CO2: 2284 weeks, the gaps said on screen.
     page.get_by_role("combobox", name="Series").select_option(label="CO2 at Mauna Loa, weekly 1958-2001")
     assert wait_until(page, lambda: len(by_meta(page, "series")["y"]) == 2284)

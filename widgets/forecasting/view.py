@@ -331,8 +331,10 @@ class ForecastingDashboard(LiveDashboard):
         """In the training thread after each step: the live fold, and gated refreshes."""
         if exp is not self.exp:
             return
-        while self.gate.held:  # a control was just used: its redraw goes first
+        while self.gate.held and not self.worker.stopping:  # a control was just used: its redraw goes first
             self._yield.wait(0.01)
+        if self.worker.stopping:  # Pause or a rebuild waits for this thread: no refresh to wait for
+            return
         if exp.phase == "walk" and exp.fold != self._live_fold:
             self._live_fold = exp.fold
             self.state.fold = exp.fold  # the animation follows the training (its observer draws)
