@@ -203,3 +203,15 @@ def test_every_model_trains_and_samples(kind):
         no_traceback(d)
     finally:
         d.close_worker()
+
+
+def test_the_passage_can_be_the_latest_sample(dash):
+    d = dash
+    d.state.source = "sample"
+    assert "none yet" in d.passage_box.value and len(trace(d, "corr").y) == 0
+    d._sample_now()
+    d.state.source = "held"
+    d.state.source = "sample"
+    step, _, prompt, text, _, _ = d.samples[-1]
+    assert d._acts[2] == [*(prompt + text.rstrip("\x00")), END] and "the latest sample" in d.passage_box.value
+    no_traceback(d)

@@ -18,6 +18,7 @@ than one refresh). Records are bounded: the run's ``History``, at most ``MAX_SAM
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import threading
 import time
@@ -111,7 +112,7 @@ class CharLMDashboard(LiveDashboard):
         self._trained_s, self._since = 0.0, None  # wall time trained (the samples' clock)
         self._turn = 0
         self._quiet = 0
-        self._gen = 0
+        self._gen = self._drawn_gen = 0
         bind_all({k: v for k, v in self.c.items() if k != "pasted"}, s, self.status)
         self.c["pasted"].observe(lambda ch: setattr(s, "pasted", ch["new"]), "value")
         on = self.guarded
@@ -173,10 +174,10 @@ class CharLMDashboard(LiveDashboard):
         """Stop training, empty the curves at once, then load the corpus and build the run (in a thread unless
         ``wait``: the first build, and tests) and draw every view."""
         self.gate.hold()
-        self.worker.pause()
-        self._gen += 1
+        self._gen += 1  # the training thread's refreshes stop drawing the old run
         gen = self._gen
-        self.panes["curves"].apply(fc.curves_patch(_Empty(), None, self.state.order))
+        self.panes["curves"].apply(fc.curves_patch(_Empty(), None, self.state.order))  # at once, then wait for it
+        self.worker.pause()
         if wait:
             self._build(gen, message)
             return
@@ -213,11 +214,13 @@ class CharLMDashboard(LiveDashboard):
             if self.run is not None:
                 return
             corpus, markov = self._load(("names", ""))
+        self.worker.pause()  # (Train is refused while building; this is for certainty)
         with self._lock:
             if gen != self._gen:
                 return  # a newer rebuild is on its way
             first = self.corpus is None or corpus is not self.corpus
             self.corpus, self.markov = corpus, markov
+            self._drawn_gen = gen
             self.run = build_charlm_run(corpus, s.kind, self.preset, self.device, compare=s.compare, lr=s.lr)
             live = self.run.models["tf"]
             self.viewer, self.sampler = copy.deepcopy(live), copy.deepcopy(live)
@@ -266,7 +269,7 @@ class CharLMDashboard(LiveDashboard):
 
     # -- training -----------------------------------------------------------------------------------
     def train(self) -> None:
-        if self.run is None:
+        if self.run is None or self.building:
             self.status.say("The model is still being built; press Train again in a moment.", "info")
             return
         started = self.worker.start(self.run.step, on_step=self._on_step, on_end=self._on_end,
@@ -278,6 +281,9 @@ class CharLMDashboard(LiveDashboard):
         return self._trained_s + (time.monotonic() - self._since if self._since is not None else 0.0)
 
     def _on_end(self, why: str):
+        if self._drawn_gen != self._gen:  # stopped for a rebuild: the rebuild draws
+            self._since = None
+            return None
         if self._since is not None:
             self._trained_s += time.monotonic() - self._since
             self._since = None
@@ -292,7 +298,9 @@ class CharLMDashboard(LiveDashboard):
         return None
 
     def _on_step(self, step: int) -> None:
-        """A training refresh (training thread, between steps), through the gate."""
+        """A training refresh (training thread, between steps), through the gate; none once a rebuild began."""
+        if self._drawn_gen != self._gen:
+            return
         g, p = self.gate, self.panes
         if g.ready("curves", CURVES_HZ, [p["curves"]]):
             self._draw_curves()
@@ -305,21 +313,32 @@ class CharLMDashboard(LiveDashboard):
         if g.ready("views", VIEWS_HZ, [p[turn]]):
             self._turn += 1
             self._refresh_viewer()
-            if turn == "next":
-                self._draw_next()
-                self._draw_continuations()
+            if turn == "next":  # computed on the sampler (same weights as the viewer): no lock a handler waits on
+                self._draw_next(own=True)
+                self._draw_continuations(own=True)
             elif turn == "units":
-                self._draw_units(rank=False)
+                self._draw_units(rank=False, own=True)
             else:
-                self._draw_lengths()
+                self._draw_lengths(own=True)
 
     def _refresh_viewer(self) -> None:
-        """Copy the live weights into the viewer (between steps: the run's lock is free)."""
+        """Copy the live weights into the viewer and the sampler (between steps: the run's lock is free)."""
         with self.run.lock:
             sd = self.run.models["tf"].state_dict()
+            self.sampler.load_state_dict(sd)
             with self._lock:
                 self.viewer.load_state_dict(sd)
                 self._version += 1
+
+    @contextlib.contextmanager
+    def _model(self, own: bool):
+        """The model a view reads: the training thread's own sampler copy (``own``, no lock), else the viewer
+        under the views' lock. Both hold the same weights after ``_refresh_viewer``."""
+        if own:
+            yield self.sampler
+            return
+        with self._lock:
+            yield self.viewer
 
     def _sample_now(self) -> None:
         """One sample for the history from the prompt at the temperature, on the sampler copy, time-boxed."""
@@ -402,67 +421,76 @@ class CharLMDashboard(LiveDashboard):
     def _draw_samples(self) -> None:
         self.samples_box.value = P.samples_html(list(self.samples), self.corpus.documents)
 
-    def _draw_next(self) -> None:
+    def _draw_next(self, own: bool = False) -> None:
         s = self.state
         ids, note = self._prompt_ids()
         if note:
             self.status.correct("prompt-vocab", note, s.prompt)
         else:
             self.status.clear("prompt-vocab")
-        with self._lock:
-            key = (self._version, s.prompt)
-            if self._logits is None or self._logits[0] != key:
-                self._logits = (key, next_logits(self.viewer, ids))
-            z = self._logits[1]
+        key = (self._version, s.prompt)
+        hit = self._logits
+        if hit is not None and hit[0] == key:
+            z = hit[1]
+        else:
+            with self._model(own) as m:
+                z = next_logits(m, ids)
+            self._logits = (key, z)
         p1, pt = torch.softmax(z, -1), temperature_probs(z, s.tau)
         self.panes["next"].apply(fc.next_patch(self.corpus.vocab.itos, p1.numpy(), pt.numpy(), s.tau,
                                                float(entropy_bits(p1)), float(entropy_bits(pt))))
 
-    def _draw_continuations(self) -> None:
+    def _draw_continuations(self, own: bool = False) -> None:
         s = self.state
         ids, _ = self._prompt_ids()
         v = self.corpus.vocab
         n_max = 30 if self.corpus.documents else 80
-        with self._lock:
-            greedy, _ = sample(self.viewer, ids, n_max, 0.0, None)
-            sampled, _ = sample(self.viewer, ids, n_max, s.tau, torch.Generator().manual_seed(self.run.steps), n=3)
+        with self._model(own) as m:
+            greedy, _ = sample(m, ids, n_max, 0.0, None)
+            sampled, _ = sample(m, ids, n_max, s.tau, torch.Generator().manual_seed(self.run.steps), n=3)
             step = self.run.steps
         end = "\x00" if self.corpus.documents else ""
         self.cont_box.value = P.continuations_html(s.prompt, v.decode(greedy[0], end), [v.decode(o, end) for o in sampled],
                                                    s.tau, step)
 
-    def _draw_lengths(self) -> None:
+    def _draw_lengths(self, own: bool = False) -> None:
         c = self.corpus
         if not c.documents:
             self.panes["lengths"].apply(fc.merge_title(fc.lengths_patch(
                 np.zeros(1), np.zeros(1), 0, False), "Lengths: shown for names and pasted lines (short documents)"))
             return
         n_max = int(min(max(c.lengths().max(), 5), 30))
-        with self._lock:
-            L = sampled_lengths(self.viewer, N_LENGTHS, self.state.tau, torch.Generator().manual_seed(0), n_max=n_max)
+        with self._model(own) as m:
+            L = sampled_lengths(m, N_LENGTHS, self.state.tau, torch.Generator().manual_seed(0), n_max=n_max)
         self.panes["lengths"].apply(fc.lengths_patch(length_shares(c.lengths(), n_max), length_shares(L, n_max),
                                                      N_LENGTHS, last_open=True))
 
-    def _draw_units(self, rank: bool = False, fresh: bool = True) -> None:
+    def _draw_units(self, rank: bool = False, fresh: bool = True, own: bool = False) -> None:
         """The ranking and the coloured passage. ``rank``: the unit slider moves to the best unit for the feature;
         ``fresh``: recompute the activations from the viewer (else the cached ones)."""
         s = self.state
-        with self._lock:
-            src = s.source
-            if fresh or self._acts is None or self._acts[1] != src:
-                docs = None
-                if src == "sample" and self.samples:
-                    last = self.samples[-1]
-                    docs = [list(last[2] + last[3].rstrip("\x00"))]
-                chars, acts = unit_passage(self.viewer, self.corpus, docs=docs)
-                self._acts = (self._version, src, chars, acts)
-            _, _, chars, acts = self._acts
-            if not len(chars):
-                self.passage_box.value = P.passage_html([], np.zeros(0), s.unit, "no sample yet: press Train", 0.0)
-                return
+        src = s.source
+        if src == "sample" and not self.samples:
+            self.passage_box.value = P.passage_html([], np.zeros(0), s.unit, "the latest sample: none yet, press "
+                                                    "Train (a sample comes every 2 s)", 0.0)
+            self.panes["units"].apply(fc.units_patch(np.zeros(0), -1, FEATURES[s.feature]))
+            return
+        hit = self._acts
+        if fresh or hit is None or hit[1] != src:
+            docs = None
+            if src == "sample":
+                last = self.samples[-1]
+                docs = [list(last[2] + last[3].rstrip("\x00"))]
+            with self._model(own) as m:
+                chars, acts = unit_passage(m, self.corpus, docs=docs)
             keep = [i for i, ch in enumerate(chars) if ch != END]
-            feat = features(chars)[s.feature][keep]
-            r = correlations(acts[keep], feat)
+            hit = self._acts = (self._version, src, chars, acts, keep, features(chars))
+        _, _, chars, acts, keep, feats = hit
+        with self._lock:
+            if not len(chars):
+                self.passage_box.value = P.passage_html([], np.zeros(0), s.unit, "no text", 0.0)
+                return
+            r = correlations(acts[keep], feats[s.feature][keep])
             if rank:
                 best = int(np.argmax(np.abs(r)))
                 if best != s.unit:
