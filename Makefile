@@ -23,8 +23,12 @@ $(STAMP): requirements.txt pyproject.toml
 dashboard: $(STAMP)
 	$(PY) -m seqviz_server.serve --port $(PORT) --preheat $(PREHEAT)
 
+# JupyterLab on the lessons; as root (containers, Binder) JupyterLab wants --allow-root.
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab lessons/
+	$(PY) -m pip show -q jupyterlab >/dev/null 2>&1 || $(PY) -m pip install -q "jupyterlab>=4.2"
+	cd lessons && SEQVIZ_THREADS=$${SEQVIZ_THREADS:-1} PYTHONPATH=$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH} \
+		../$(VENV)/bin/jupyter lab $(LAB_ROOT) --ServerApp.ip=$${LAB_IP:-127.0.0.1}
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra tests

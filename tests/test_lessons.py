@@ -38,6 +38,11 @@ def test_lesson_executes_in_fast_mode(path, monkeypatch):
         for out in cell.get("outputs", []):
             assert out.get("output_type") != "error", f"{out.get('ename')}: {out.get('evalue')}"
             assert out.get("name") != "stderr" or "Traceback" not in out.get("text", "")
+    for cell in [c for c in nb.cells if c.cell_type == "code"][:-1]:  # Voila shows every result: no raw reprs
+        for out in cell.get("outputs", []):
+            if out.get("output_type") in ("execute_result", "display_data"):
+                assert set(out.get("data", {})) - {"text/plain"}, \
+                    f"a bare repr shows in Voila: {out['data'].get('text/plain', '')[:80]!r} (print a sentence instead)"
     last = nb.cells[-1] if nb.cells[-1].cell_type == "code" else [c for c in nb.cells if c.cell_type == "code"][-1]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in last.outputs), \
         "the last code cell must show the dashboard"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipywidgets as ipw
 
+from widgets.kit.address import DashboardTools, from_address
 from widgets.kit.checked import CheckedState
 from widgets.kit.gate import RefreshGate
 from widgets.kit.plotpane import page_link
@@ -51,7 +52,14 @@ class LiveDashboard(ipw.VBox):
         self.worker = TrainingWorker(self.kind, self.status, on_running=self.show_running)
         self.refresh_times: list[float] = []  # monotonic time of every training refresh (benchmarks read it)
         state.on_correct(self.status.correct)  # corrections made in code (a lesson's call) are said too
+        # The page address's knobs (Voila: ?T=50&lr=0.01), checked, before the dashboard builds anything.
+        self.address_notes = from_address(state)
+        for i, sentence in enumerate(self.address_notes):
+            if sentence not in state.corrections.values():  # (a knob's own correction is said by bind_all)
+                self.status.correct(f"address:{i}", sentence)
         self.share = ShareControl(self)  # "Share live view": a class follows this dashboard (follow mode)
+        self.tools = DashboardTools(self)  # "Copy link", "Save settings" (the knobs and a Python snippet)
+        self.add_class("seqviz-dashboard")  # the kit's CSS: fit the container, wrap rows, presenter view
 
     def guarded(self, what: str):
         """Decorator: an error in the callback becomes one sentence ("Could not <what>: ...")."""
@@ -64,6 +72,9 @@ class LiveDashboard(ipw.VBox):
         self.worker.close()
 
     def page(self, *rows) -> None:
-        """Lay out the dashboard: ``rows`` top to bottom, the Share live view row, and the kernel's
-        page link."""
+        """Lay out the dashboard: ``rows`` top to bottom, the Share live view row (with Copy link and
+        Save settings beside the button), and the kernel's page link."""
+        row = self.share.children[0] if self.share.children else None
+        if isinstance(row, ipw.HBox) and self.tools not in row.children:
+            row.children = (row.children[0], self.tools, *row.children[1:])
         self.children = [*rows, self.share, page_link()]

@@ -98,14 +98,204 @@ async function renderLoader({ model, el }) {
   model.send({ type: "need-plotly" });
 }
 
+// -- presenter view, fitting, export (issue 18) ---------------------------------------------------
+function presenter() {
+  // ?presenter=1 in the page address: only the dashboard, larger type, thicker lines (CSS below).
+  const on = /[?&]presenter=(1|true|yes|on)(&|#|$)/i.test(location.search);
+  if (on && document.body) document.body.classList.add("seqviz-presenter");
+  return on;
+}
+
+function forShow(layout, data, natural) {
+  // The kernel's figure as this page shows it: no wider than its dashboard (wider panes wrap below
+  // their neighbours, see the CSS), and in the presenter view bigger type and thicker lines.
+  const big = presenter();
+  const L = Object.assign({}, layout);
+  let w = natural.width;
+  if (big) {
+    const font = Object.assign({}, L.font || {});
+    font.size = Math.round((font.size || 12) * 1.35);
+    L.font = font;
+    if (w) w = Math.round(w * 1.2);
+    if (L.height) L.height = Math.round(L.height * 1.2);
+    for (const t of data || []) {
+      if ((t.type || "scatter") === "scatter" && t.mode !== "markers") {
+        t.line = Object.assign({}, t.line || {});
+        t.line.width = Math.max(3, (t.line.width || 2) * 1.75);
+      }
+    }
+  }
+  if (w) L.width = Math.max(260, Math.min(w, natural.avail || w));
+  return L;
+}
+
+function availableWidth(el) {
+  // The width this pane may take: its dashboard's (or, outside one, its own container's), less a margin.
+  const root = el.closest(".seqviz-dashboard") || el.closest(".jp-OutputArea-output") || el.parentElement;
+  if (!root) return 0;
+  return Math.floor(root.getBoundingClientRect().width) - 12;
+}
+
+function slug(text) {
+  return (String(text || "").toLowerCase().replace(/<[^>]*>/g, "").replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "").slice(0, 60)) || "plot";
+}
+
+function paneName(gd) {
+  const t = gd.layout && gd.layout.title;
+  const title = typeof t === "string" ? t : t && t.text;
+  const page = slug((location.pathname.split("/").pop() || "").replace(/\.ipynb$/, ""));
+  const first = (gd.data || []).map((d) => d.meta || d.name).find((m) => m);
+  return "seqviz-" + (page !== "plot" ? page + "-" : "") + slug(title || first);
+}
+
+function saveText(text, filename, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url; a.download = filename; a.style.display = "none";
+  document.body.appendChild(a); a.click();
+  setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 1000);
+}
+
+function traceRows(gd) {
+  // The numbers behind a pane, one row per point (per cell for heatmaps): trace, x, y, z, text.
+  const rows = [];
+  (gd.data || []).forEach((t, i) => {
+    const name = t.name || t.meta || ("trace " + i);
+    const x = t.x, y = t.y, z = t.z;
+    if (Array.isArray(z) && Array.isArray(z[0])) {
+      z.forEach((row, r) => row.forEach((v, c) => rows.push([name, x ? x[c] : c, y ? y[r] : r, v, ""])));
+    } else {
+      const n = Math.max((x || []).length, (y || []).length, (z || []).length);
+      for (let k = 0; k < n; k++) {
+        const text = Array.isArray(t.text) ? t.text[k] : "";
+        rows.push([name, x ? x[k] : k, y ? y[k] : "", z ? z[k] : "", text == null ? "" : text]);
+      }
+    }
+  });
+  return rows;
+}
+
+function csvOf(gd) {
+  const cell = (v) => {
+    if (v == null) return "";
+    const s = typeof v === "object" ? JSON.stringify(v) : String(v);
+    return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  };
+  return ["trace,x,y,z,text", ...traceRows(gd).map((r) => r.map(cell).join(","))].join("\n") + "\n";
+}
+
+function jsonOf(gd) {
+  const t = gd.layout && gd.layout.title;
+  const keep = ["name", "meta", "type", "mode", "x", "y", "z", "text"];
+  return JSON.stringify({
+    title: typeof t === "string" ? t : t && t.text,
+    page: location.pathname,
+    traces: (gd.data || []).map((d) => Object.fromEntries(keep.filter((k) => d[k] !== undefined).map((k) => [k, d[k]]))),
+  }, null, 1);
+}
+
+function exportButtons(Plotly) {
+  // One click each, all in the browser (plotly.js draws the images offline).
+  const icon = (path) => ({ width: 1000, height: 1000, path, transform: "matrix(1 0 0 -1 0 850)" });
+  const doc = "M150 50h700v100H150zM450 800h100v-420l150 150 70-70-270-270-270 270 70 70 150-150z";
+  return [
+    { name: "seqviz-png", title: "Save as PNG", icon: (Plotly.Icons && Plotly.Icons.camera) || icon(doc),
+      click: (gd) => Plotly.downloadImage(gd, { format: "png", filename: paneName(gd), scale: 2 }) },
+    { name: "seqviz-svg", title: "Save as SVG", icon: icon(doc),
+      click: (gd) => Plotly.downloadImage(gd, { format: "svg", filename: paneName(gd) }) },
+    { name: "seqviz-csv", title: "Save the data as CSV", icon: (Plotly.Icons && Plotly.Icons.disk) || icon(doc),
+      click: (gd) => saveText(csvOf(gd), paneName(gd) + ".csv", "text/csv") },
+    { name: "seqviz-json", title: "Save the data as JSON", icon: icon(doc),
+      click: (gd) => saveText(jsonOf(gd), paneName(gd) + ".json", "application/json") },
+  ];
+}
+
+async function renderTools({ model, el }) {
+  // "Copy link" (the dashboard's knobs in the page address) and "Save settings" (the knobs and a
+  // Python snippet that rebuilds the dashboard): everything the kernel needs is in the model.
+  presenter();
+  el.classList.add("seqviz-tools");
+  const mk = (label, title) => {
+    const b = document.createElement("button");
+    b.className = "jupyter-widgets jupyter-button widget-button seqviz-tool";
+    b.textContent = label; b.title = title;
+    el.appendChild(b);
+    return b;
+  };
+  const copy = mk("Copy link", "A link to this dashboard with these settings");
+  const savePy = mk("Save settings (.py)", "The settings and a Python snippet that rebuilds this dashboard");
+  const saveJson = mk("Save settings (.json)", "The settings as JSON");
+  const shown = document.createElement("input");
+  shown.className = "seqviz-link"; shown.readOnly = true; shown.style.display = "none";
+  el.appendChild(shown);
+  const link = () => {
+    const q = model.get("query");
+    let path = location.pathname;
+    // JupyterLab: the same notebook through the server's Voila (voila/render/<path>).
+    path = path.replace(/\/lab\/(workspaces\/[^/]+\/)?tree\//, "/voila/render/");
+    const keep = new URLSearchParams(location.search);
+    const own = new URLSearchParams(q);
+    for (const k of model.get("names")) keep.delete(k);
+    for (const [k, v] of own) keep.set(k, v);
+    for (const k of [...keep.keys()]) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && k !== "voila-template") keep.delete(k);
+    const s = keep.toString();
+    return location.origin + path + (s ? "?" + s : "");
+  };
+  copy.addEventListener("click", async () => {
+    const url = link();
+    shown.value = url; shown.style.display = ""; shown.size = Math.min(90, url.length);
+    let ok = false;
+    try { await navigator.clipboard.writeText(url); ok = true; } catch (e) {
+      shown.select();
+      try { ok = document.execCommand("copy"); } catch (e2) { ok = false; }
+    }
+    model.send({ type: "copied", url, ok });
+  });
+  savePy.addEventListener("click", () => {
+    saveText(model.get("snippet"), model.get("filename") + ".py", "text/x-python");
+    model.send({ type: "saved", what: "py" });
+  });
+  saveJson.addEventListener("click", () => {
+    saveText(model.get("settings"), model.get("filename") + ".json", "application/json");
+    model.send({ type: "saved", what: "json" });
+  });
+}
+
 async function renderPane({ model, el }) {
   const div = document.createElement("div");
   div.className = "seqviz-plotpane";
   el.appendChild(div);
   const Plotly = await ensurePlotly();
-  const config = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+  const config = { displaylogo: false, responsive: false,
+                   modeBarButtonsToRemove: ["lasso2d", "select2d", "toImage"],
+                   modeBarButtonsToAdd: exportButtons(Plotly) };
   const fig = JSON.parse(model.get("figure_json"));
-  await Plotly.newPlot(div, fig.data, fig.layout, config);
+  const natural = { width: fig.layout.width, avail: availableWidth(el) };
+  await Plotly.newPlot(div, fig.data, forShow(fig.layout, fig.data, natural), config);
+  // Fit the dashboard's width as it changes (a window resized, JupyterLab's side panel opened).
+  let fitted = div.layout && div.layout.width;
+  const refit = () => {
+    const avail = availableWidth(el);
+    if (!avail || !natural.width) return;
+    natural.avail = avail;
+    const w = forShow({ width: natural.width }, [], natural).width;
+    if (w && w !== fitted) {
+      fitted = w;
+      globalThis.__seqvizDraws = (globalThis.__seqvizDraws || Promise.resolve())
+        .then(() => Plotly.relayout(div, { width: w })).catch(() => {});
+    }
+  };
+  let observer = null;
+  const watchRoot = (tries) => {
+    const root = el.closest(".seqviz-dashboard") || el.closest(".jp-OutputArea-output");
+    if (root && typeof ResizeObserver !== "undefined") {
+      observer = new ResizeObserver(() => refit());
+      observer.observe(root);
+      refit();
+    } else if (tries > 0) setTimeout(() => watchRoot(tries - 1), 200);
+  };
+  watchRoot(50);
   // plotly's Undefined travels as a marker string: back to undefined ("leave it alone").
   const revive = (k, v) => (v === "__seqviz_undefined__" ? undefined : v);
   model.on("msg:custom", (msg) => {
@@ -116,7 +306,11 @@ async function renderPane({ model, el }) {
       const m = msg.payload.includes("__seqviz_undefined__") ? JSON.parse(msg.payload, revive) : JSON.parse(msg.payload);
       try {
         if (m.kind === "update") await Plotly.update(div, m.restyle || {}, m.relayout || {}, m.traces);
-        else if (m.kind === "react") await Plotly.react(div, m.data, m.layout, config);
+        else if (m.kind === "react") {
+          natural.width = m.layout.width;
+          await Plotly.react(div, m.data, forShow(m.layout, m.data, natural), config);
+          fitted = div.layout && div.layout.width;
+        }
         if (!document.hidden) {  // "drawn" once painted (a hidden tab runs no frames: never stall)
           await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
         }
@@ -127,14 +321,41 @@ async function renderPane({ model, el }) {
   });
   // The kernel answers with the whole current figure, unless the one just drawn is it.
   model.send({ type: "ready", rev: fig.rev });
-  return () => Plotly.purge(div);
+  return () => { if (observer) observer.disconnect(); Plotly.purge(div); };
 }
 
 export default {
   render(ctx) {
-    return ctx.model.get("role") === "loader" ? renderLoader(ctx) : renderPane(ctx);
+    const role = ctx.model.get("role");
+    return role === "loader" ? renderLoader(ctx) : role === "tools" ? renderTools(ctx) : renderPane(ctx);
   },
 };
+"""
+
+# Every dashboard fits the width it gets (Voila's page, JupyterLab's output area, a laptop or a
+# projector): rows wrap instead of running off the side, fixed minimum widths give way, and panes
+# are no wider than their dashboard (``forShow`` above). ``?presenter=1``: only the dashboard, in
+# large type (the body gets ``seqviz-presenter``).
+_CSS = r"""
+.seqviz-dashboard { max-width: 100%; box-sizing: border-box; }
+.seqviz-dashboard .widget-hbox, .seqviz-dashboard .widget-box.widget-hbox { flex-wrap: wrap; }
+.seqviz-dashboard .widget-box, .seqviz-dashboard .widget-html, .seqviz-dashboard .widget-inline-hbox {
+  min-width: 0 !important; max-width: 100%;
+}
+.seqviz-dashboard .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
+.seqviz-plotpane { max-width: 100%; overflow: hidden; }
+.seqviz-tools { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
+.seqviz-tools .seqviz-tool { width: auto; padding: 0 10px; }
+.seqviz-tools .seqviz-link { font: 12px monospace; max-width: 100%; }
+body.seqviz-presenter .jp-MarkdownCell, body.seqviz-presenter .jp-Cell:not(:has(.seqviz-dashboard)) { display: none !important; }
+body.seqviz-presenter #rendered_cells { padding-left: 8px !important; padding-right: 8px !important; }
+body.seqviz-presenter #rendered_cells > div { padding: 12px !important; box-shadow: none !important; }
+body.seqviz-presenter .seqviz-dashboard {
+  --jp-widgets-font-size: 19px; --jp-widgets-inline-height: 36px; --jp-widgets-inline-label-width: 190px;
+  font-size: 19px;
+}
+body.seqviz-presenter .seqviz-dashboard .widget-html-content { font-size: 19px; line-height: 1.35; }
+body.seqviz-presenter .seqviz-dashboard .modebar-container { display: none; }
 """
 
 _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -142,6 +363,7 @@ _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 class _Widget(anywidget.AnyWidget):
     _esm = _ESM
+    _css = _CSS
     role = tl.Unicode("pane").tag(sync=True)
 
 
