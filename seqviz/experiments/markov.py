@@ -204,14 +204,14 @@ class ClassifierStudy:
     def curve(self, alpha: float) -> dict:
         orders = sorted(self._pairs)
         return {"order": orders, "accuracy": [self.accuracy(k, alpha) for k in orders],
-                "majority": self.majority_acc, "majority_class": self.majority}
+                "majority": self.majority_acc, "majority_class": self.majority, "n_held": int(len(self.held_y))}
 
 
 # -- caches shared by every dashboard in a kernel (bounded) ----------------------------------------------------
 _studies: OrderedDict = OrderedDict()
 _classifiers: dict[str, ClassifierStudy] = {}
 _cache_lock = threading.Lock()
-MAX_STUDIES = 4  # corpora kept counted in one kernel
+MAX_STUDIES = 2  # corpora kept counted in one kernel (Brown by words, every order: about 300 MB)
 
 
 def study(key: str, level: str, text: str = "") -> OrderStudy:

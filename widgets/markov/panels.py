@@ -232,7 +232,8 @@ def accuracy_caption(curves: dict, alpha: float) -> str:
         parts.append(f"{fm.TASK_NAMES[task]}: naive Bayes (order 0) {100 * o0:.1f}%" if o0 is not None else
                      f"{fm.TASK_NAMES[task]}:")
         parts[-1] += (f", best {100 * acc[best]:.1f}% at order {c['order'][best]}, majority class "
-                      f"{100 * c['majority']:.1f}%")
+                      f"{100 * c['majority']:.1f}% ({c['n_held']:,} held-out documents: one is "
+                      f"{100 / c['n_held']:.2g} points)")
     zero = " With α = 0 most held-out texts are impossible under both classes, so accuracy collapses." if alpha == 0 \
         else ""
     return ("<div class='seqviz-acc' style='font-size:14px'>Measured on the held-out 10% (α = "
