@@ -83,6 +83,20 @@ def request(url: str, method: str = "GET", path: str = "/", body: bytes | None =
         c.close()
 
 
+def revive(v):
+    """The kit's marker for plotly's Undefined ("leave this trace's property alone") back to Undefined,
+    as the follow page's JSON reviver does."""
+    from plotly.basedatatypes import Undefined
+
+    if v == "__seqviz_undefined__":
+        return Undefined
+    if isinstance(v, dict):
+        return {k: revive(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [revive(x) for x in v]
+    return v
+
+
 class Follower:
     """Reads ``/follow/<code>/events`` in a thread; ``events`` is [(name, data dict)]."""
 
@@ -136,6 +150,7 @@ class Follower:
         figs: dict[str, go.Figure] = {}
 
         def draw(pane, m):
+            m = revive(m)
             if m["kind"] == "react":
                 figs[pane] = go.Figure({"data": m["data"], "layout": m["layout"]})
             elif pane in figs:
