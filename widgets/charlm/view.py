@@ -113,6 +113,7 @@ class CharLMDashboard(LiveDashboard):
         self._turn = 0
         self._quiet = 0
         self._gen = self._drawn_gen = 0
+        self._bg_lock, self._bg_next, self._bg_running = threading.Lock(), None, False
         bind_all({k: v for k, v in self.c.items() if k != "pasted"}, s, self.status)
         self.c["pasted"].observe(lambda ch: setattr(s, "pasted", ch["new"]), "value")
         on = self.guarded
@@ -244,7 +245,7 @@ class CharLMDashboard(LiveDashboard):
             self._draw_curves()
             self._draw_samples()
         self._draw_next()
-        when_drawn([self.panes["next"]], self._after_next, key=(id(self), "next"))
+        when_drawn([self.panes["next"]], lambda: self._later(self._after_next), key=(id(self), "next"))
         self._draw_units(rank=True)
         notes = " ".join(corpus.notes)
         article = "an" if s.kind == "lstm" else "a"
@@ -291,7 +292,7 @@ class CharLMDashboard(LiveDashboard):
         self._draw_curves()
         self._sample_now()
         self._draw_next()
-        when_drawn([self.panes["next"]], self._after_next, key=(id(self), "next"))
+        when_drawn([self.panes["next"]], lambda: self._later(self._after_next), key=(id(self), "next"))
         self._draw_units()
         if why == "stopped":
             return f"Paused at step {self.run.steps}. Press Train to go on."
@@ -359,7 +360,7 @@ class CharLMDashboard(LiveDashboard):
             return
         self.gate.hold()
         self._draw_next()
-        when_drawn([self.panes["next"]], self._after_next, key=(id(self), "next"))
+        when_drawn([self.panes["next"]], lambda: self._later(self._after_next), key=(id(self), "next"))
 
     def _prompt_moved(self) -> None:
         if self._quiet or self.run is None:
@@ -369,7 +370,30 @@ class CharLMDashboard(LiveDashboard):
             self.status.say(f"Empty prompt: every sample starts a new {'name' if self.corpus.key == 'names' else 'document'}"
                             " from scratch.", "info")
         self._draw_next()
-        when_drawn([self.panes["next"]], self._draw_continuations, key=(id(self), "next"))
+        when_drawn([self.panes["next"]], lambda: self._later(self._draw_continuations), key=(id(self), "next"))
+
+    def _later(self, fn) -> None:
+        """Run ``fn`` in a background thread, the latest request only (a burst of temperature moves is served once),
+        so that the kernel's message thread is free for the next control. Without a browser view (tests, the first
+        build) it runs at once."""
+        if not self.panes["next"].has_view:
+            fn()
+            return
+        with self._bg_lock:
+            self._bg_next = fn
+            if self._bg_running:
+                return
+            self._bg_running = True
+        threading.Thread(target=self._bg_loop, name="seqviz-charlm-views", daemon=True).start()
+
+    def _bg_loop(self) -> None:
+        while True:
+            with self._bg_lock:
+                fn, self._bg_next = self._bg_next, None
+                if fn is None:
+                    self._bg_running = False
+                    return
+            self.guarded("draw the samples")(fn)()
 
     def _after_next(self) -> None:
         self._draw_continuations()
