@@ -54,3 +54,12 @@ def pick_device(prefer: str | None = None) -> DeviceInfo:
         return DeviceInfo(torch.device("mps"), "Apple GPU (MPS)")
     n = torch.get_num_threads()
     return DeviceInfo(torch.device("cpu"), f"CPU, {n} thread{'s' if n != 1 else ''}")
+
+
+def is_cuda(device: torch.device | str | None = None) -> bool:
+    """Whether ``device`` (None: what ``pick_device`` picks) is a CUDA GPU: the test the GPU
+    presets are offered on. ``pick_device()`` asks for the GPU's name, which starts CUDA: call
+    it in a kernel, never in the fork server before it forks."""
+    if device is None:
+        device = pick_device().device
+    return torch.device(device).type == "cuda"

@@ -7,8 +7,9 @@
 Each builds ``seqviz.training.Run`` objects; none knows about widgets.
 """
 
-from seqviz.experiments.gradflow import (DEFAULT_PRESET, PRESETS, GradFlowConfig, RecurrentSetup, build_gradflow_run,
-                                         per_step_gradient_norms, recurrent_run)
+from seqviz.experiments.gradflow import (DEFAULT_PRESET, GPU_PRESETS, PRESETS, GradFlowConfig, RecurrentSetup,
+                                         build_gradflow_run, limits_for, per_step_gradient_norms, presets_for,
+                                         recurrent_run)
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "GradFlowConfig", "RecurrentSetup", "build_gradflow_run",
+__all__ = ["DEFAULT_PRESET", "GPU_PRESETS", "PRESETS", "limits_for", "presets_for", "GradFlowConfig", "RecurrentSetup", "build_gradflow_run",
            "per_step_gradient_norms", "recurrent_run"]

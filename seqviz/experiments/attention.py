@@ -82,6 +82,29 @@ PRESETS = {
     "states": AttentionPreset(seq2seq=Seq2SeqConfig(values="states", feed_previous=True)),
     "date": AttentionPreset(task=TranslationConfig(task="date")),
 }
+# Offered only where seqviz.devices reports CUDA (``presets_for``, ``default_preset``): both models
+# several times larger, the same heads (4) and window (32) so every pane reads the same. Not yet
+# measured on a GPU (README "Training on a GPU").
+GPU_PRESETS = {
+    "gpu": AttentionPreset(seq2seq=Seq2SeqConfig(emb=64, hidden=256, attn=128),
+                           s2s_loop=loop_config(batch_size=256),
+                           transformer=TransformerConfig(d_model=128, n_heads=4, n_layers=4, ff=512),
+                           lm_loop=loop_config(batch_size=128, lr=1e-3)),
+}
+
+
+def presets_for(device=None) -> dict[str, AttentionPreset]:
+    """The presets offered on ``device``: the GPU ones only on CUDA."""
+    from seqviz.devices import is_cuda
+
+    return {**PRESETS, **GPU_PRESETS} if is_cuda(device) else dict(PRESETS)
+
+
+def default_preset(device=None) -> str:
+    """"gpu" on CUDA, else "default"."""
+    from seqviz.devices import is_cuda
+
+    return "gpu" if is_cuda(device) else "default"
 
 
 def build_s2s(p: AttentionPreset, task_cfg: TranslationConfig | None = None, cell: str | None = None,

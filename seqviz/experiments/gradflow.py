@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from seqviz.data.tasks import Batch, get_task
-from seqviz.devices import pick_device
+from seqviz.devices import is_cuda, pick_device
 from seqviz.models.recurrent import RecurrentConfig, build_recurrent
 from seqviz.data.tasks import Task
 from seqviz.probes.gradients import probe_gradients
@@ -62,6 +62,27 @@ PRESETS: dict[str, GradFlowConfig] = {
         task="recall", T=50, forget_bias=0.0),
 }
 DEFAULT_PRESET = next(iter(PRESETS))
+
+# Offered only where seqviz.devices reports CUDA (``presets_for``): what a laptop cannot do in the
+# same seconds. Chosen from the CPU presets' stories, NOT yet measured on a GPU (README "Training
+# on a GPU": benchmarks/gpu_session.sh measures them). Adam at 3e-3 rather than 1e-2: H = 256.
+GPU_PRESETS: dict[str, GradFlowConfig] = {
+    "GPU: adding problem at T = 1000, H = 256 (the RNN forgets over 1000 steps)": GradFlowConfig(
+        T=1000, hidden=256, lr=3e-3, probe_every=50),
+    "GPU: recall the first token at T = 500, H = 256": GradFlowConfig(
+        task="recall", T=500, hidden=256, lr=3e-3, probe_every=50),
+}
+LIMITS = {"cpu": (200, 128), "cuda": (1000, 256)}  # the dashboard's largest T and H
+
+
+def presets_for(device: torch.device | str | None = None) -> dict[str, GradFlowConfig]:
+    """The presets a dashboard offers on ``device``: the GPU ones only on CUDA."""
+    return {**PRESETS, **GPU_PRESETS} if is_cuda(device) else dict(PRESETS)
+
+
+def limits_for(device: torch.device | str | None = None) -> tuple[int, int]:
+    """(largest T, largest H) a dashboard offers on ``device``."""
+    return LIMITS["cuda" if is_cuda(device) else "cpu"]
 
 
 def model_configs(cfg: GradFlowConfig) -> dict[str, RecurrentConfig]:

@@ -54,6 +54,19 @@ RACE_PRESETS = {
     "Copy memory, T=50 (cross-entropy < 0.02)": RacePreset(task="copy", T=50, target=0.02),
 }
 DEFAULT_RACE = next(iter(RACE_PRESETS))
+# Offered only where seqviz.devices reports CUDA (``races_for``). Not yet measured on a GPU
+# (README "Training on a GPU"); the TCN needs more blocks or a larger k to see 1000 steps back.
+GPU_RACES = {
+    "GPU: adding problem, T=1000, H=128 (MSE < 0.01)": RacePreset(T=1000, hidden=128, channels=64, batch_size=64,
+                                                                   lr=3e-3),
+}
+
+
+def races_for(device: torch.device | str | None = None) -> dict[str, RacePreset]:
+    """The races a dashboard offers on ``device``: the GPU ones only on CUDA."""
+    from seqviz.devices import is_cuda
+
+    return {**RACE_PRESETS, **GPU_RACES} if is_cuda(device) else dict(RACE_PRESETS)
 
 
 class Race:

@@ -10,7 +10,7 @@ import ipywidgets as ipw
 
 from seqviz.data.translation import TASK_LABELS, CharData, char_corpus
 from seqviz.devices import pick_device
-from seqviz.experiments.attention import PRESETS
+from seqviz.experiments.attention import default_preset, presets_for
 from seqviz.figures import attention as fa
 from widgets.attention.alignment import AlignmentPart
 from widgets.attention.panels import progress_line
@@ -19,6 +19,7 @@ from widgets.attention.transformer import TransformerPart
 from widgets.kit import (EquationBox, LiveDashboard, PlotPane, bind_all, device_badge, show_running,
                          training_buttons, warm_up_torch)
 
+PRESETS = presets_for(pick_device().device)  # the "gpu" preset only on CUDA
 STYLE = {"description_width": "120px"}
 PART_NAMES = {"part1": "Part 1", "part2": "Part 2"}
 TRAINING = {"part1": "Training the encoder-decoders (with and without attention) on the same batches...",
@@ -66,9 +67,9 @@ class AttentionDashboard(LiveDashboard):
 
     kind = "attention"
 
-    def __init__(self, state: AttentionState | None = None, preset: str = "default", **kwargs):
+    def __init__(self, state: AttentionState | None = None, preset: str | None = None, **kwargs):
         super().__init__(state or AttentionState(), **kwargs)
-        st, p = self.state, PRESETS[preset]
+        st, p = self.state, PRESETS[preset or default_preset(pick_device().device)]
         self.progress = ipw.HTML()
         self.c = make_controls()
         self.buttons = {"part1": training_buttons(step=False), "part2": training_buttons(step=False)}
@@ -219,10 +220,12 @@ class AttentionDashboard(LiveDashboard):
                 part2, ipw.HBox([p["part2"], p["part2_query"]]), p["part2_curves"]]
 
 
-def dashboard(preset: str = "default", **state) -> AttentionDashboard:
-    """The attention dashboard. ``preset`` names an entry of ``seqviz.experiments.attention.PRESETS``;
-    keyword arguments set ``AttentionState`` traits, e.g. ``task="date"`` or ``causal=False``."""
-    if preset not in PRESETS:
+def dashboard(preset: str | None = None, **state) -> AttentionDashboard:
+    """The attention dashboard. ``preset`` names an entry of ``seqviz.experiments.attention.PRESETS``
+    (on CUDA also ``GPU_PRESETS``; None: "gpu" on CUDA, else "default"); keyword arguments set
+    ``AttentionState`` traits, e.g. ``task="date"`` or ``causal=False``."""
+    if preset is not None and preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    preset = preset or default_preset(pick_device().device)
     state.setdefault("task", PRESETS[preset].task.task)
     return AttentionDashboard(AttentionState(**state), preset=preset)

@@ -19,13 +19,13 @@ All maths lives in ``seqviz``.
 
 from __future__ import annotations
 
-from seqviz.experiments import PRESETS, GradFlowConfig
-from widgets.gradient_flow.state import GradientFlowState
+from seqviz.experiments import GradFlowConfig
+from widgets.gradient_flow.state import PRESETS, GradientFlowState
 from widgets.gradient_flow.view import GradientFlowDashboard
 
 
 def dashboard(preset: str | None = None, **config) -> GradientFlowDashboard:
-    """The dashboard, starting from ``preset`` (a key of ``seqviz.experiments.PRESETS``);
+    """The dashboard, starting from ``preset`` (a key of ``widgets.gradient_flow.state.PRESETS``: on CUDA the GPU ones too);
     keyword arguments override ``GradFlowConfig`` fields, e.g. ``T=50``."""
     state = GradientFlowState()
     if preset is not None:

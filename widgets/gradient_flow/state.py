@@ -6,8 +6,13 @@ from __future__ import annotations
 import traitlets as tl
 
 from seqviz.data.tasks import TASKS
-from seqviz.experiments import DEFAULT_PRESET, PRESETS, GradFlowConfig
+from seqviz.devices import pick_device
+from seqviz.experiments import DEFAULT_PRESET, GradFlowConfig, limits_for, presets_for
 from widgets.kit import CheckedState
+
+# The presets and limits this kernel offers: the GPU ones (T to 1000, H to 256) only on CUDA.
+PRESETS = presets_for(pick_device().device)
+T_MAX, H_MAX = limits_for(pick_device().device)
 
 N_SHOWN = 8  # sequences in the fixed batch the probes and the belt view look at
 MODEL_KNOBS = ("task", "T", "hidden", "other", "activation", "radius", "forget_bias", "seed")  # rebuild both models
@@ -16,9 +21,9 @@ CONFIG_FIELDS = ("task", "T", "hidden", "other", "activation", "radius", "forget
 
 
 class GradientFlowState(CheckedState):
-    RANGES = {"T": (10, 200, True), "hidden": (4, 128, True), "radius": (0.1, 3.0, False),
+    RANGES = {"T": (10, T_MAX, True), "hidden": (4, H_MAX, True), "radius": (0.1, 3.0, False),
               "forget_bias": (-3.0, 5.0, False), "lr": (1e-4, 1.0, False), "clip": (0.01, 100.0, False),
-              "tbptt": (1, 200, True), "seed": (0, 1_000_000, True), "seq_index": (0, N_SHOWN - 1, True)}
+              "tbptt": (1, T_MAX, True), "seed": (0, 1_000_000, True), "seq_index": (0, N_SHOWN - 1, True)}
     CHOICES = {"task": tuple(TASKS), "other": ("lstm", "gru"), "activation": ("tanh", "relu"),
                "optimizer": ("adam", "sgd"), "preset": tuple(PRESETS)}
     LABELS = {"T": "Length T", "hidden": "Hidden units H", "radius": "RNN ρ(W_hh) at init",

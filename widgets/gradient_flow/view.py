@@ -30,12 +30,12 @@ import ipywidgets as ipw
 
 from seqviz.data.tasks import TASK_LABELS
 from seqviz.devices import pick_device
-from seqviz.experiments import PRESETS, build_gradflow_run
+from seqviz.experiments import build_gradflow_run
 from seqviz.experiments.gradflow import model_configs
 from seqviz.figures import gradflow as gf
 from seqviz.models.recurrent import build_recurrent
 from widgets.gradient_flow import panels as P
-from widgets.gradient_flow.state import LIVE_KNOBS, MODEL_KNOBS, N_SHOWN, GradientFlowState
+from widgets.gradient_flow.state import H_MAX, LIVE_KNOBS, MODEL_KNOBS, N_SHOWN, PRESETS, T_MAX, GradientFlowState
 from widgets.kit import (EquationBox, LiveDashboard, PlotPane, Timeline, bind_all, device_badge, show_running,
                          training_buttons, warm_up_torch, weights, when_drawn)
 from widgets.kit.worker import model_label
@@ -57,8 +57,8 @@ def make_controls() -> dict[str, ipw.Widget]:
                                style={"description_width": "60px"}),
         "task": ipw.Dropdown(options=[(v, k) for k, v in TASK_LABELS.items()], description="Task", layout=WIDE,
                              style=STYLE),
-        "T": ipw.IntSlider(min=10, max=200, step=5, description="Length T", **c),
-        "hidden": ipw.IntSlider(min=4, max=128, step=4, description="Hidden units H", **c),
+        "T": ipw.IntSlider(min=10, max=T_MAX, step=5, description="Length T", **c),
+        "hidden": ipw.IntSlider(min=4, max=H_MAX, step=4, description="Hidden units H", **c),
         "other": ipw.ToggleButtons(options=[("LSTM", "lstm"), ("GRU", "gru")], description="Beside the RNN", **tog),
         "activation": ipw.ToggleButtons(options=["tanh", "relu"], description="RNN activation", **tog),
         "radius": ipw.FloatSlider(min=0.1, max=3.0, step=0.05, description="RNN ρ(W_hh) at init", **c),
@@ -72,7 +72,7 @@ def make_controls() -> dict[str, ipw.Widget]:
                                    continuous_update=False, layout=ipw.Layout(width="300px"),
                                    style={"description_width": "30px"}),
         "tbptt_on": ipw.Checkbox(description="Truncated BPTT", indent=False, layout=ipw.Layout(width="170px")),
-        "tbptt": ipw.IntSlider(min=1, max=200, description="k", continuous_update=False,
+        "tbptt": ipw.IntSlider(min=1, max=T_MAX, description="k", continuous_update=False,
                                layout=ipw.Layout(width="300px"), style={"description_width": "30px"}),
         "seed": ipw.BoundedIntText(min=0, max=1_000_000, description="Seed", layout=ipw.Layout(width="220px"),
                                    style={"description_width": "60px"}),

@@ -6,11 +6,13 @@ from __future__ import annotations
 import traitlets as tl
 
 from seqviz.data.tasks import get_task
-from seqviz.experiments.race import DEFAULT_RACE, RACE_PRESETS
+from seqviz.devices import pick_device
+from seqviz.experiments.race import DEFAULT_RACE, races_for
 from seqviz.models.tcn import TCNConfig
 from widgets.kit import CheckedState
 
 MAX_DIL, MAX_CUSTOM = 256, 8  # custom dilations: each at most MAX_DIL, at most MAX_CUSTOM of them
+RACE_PRESETS = races_for(pick_device().device)  # the GPU races (T = 1000) only on CUDA
 ARCH = ("kernel_size", "n_blocks", "schedule", "custom", "padding", "convs_per_block", "race")  # rebuild the race
 
 

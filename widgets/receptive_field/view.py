@@ -19,13 +19,13 @@ import time
 import ipywidgets as ipw
 
 from seqviz.devices import pick_device
-from seqviz.experiments.race import RACE_PRESETS, Race
+from seqviz.experiments.race import Race
 from seqviz.figures import tcn as ft
 from seqviz.models.tcn import build_tcn
 from widgets.kit import (EquationBox, LiveDashboard, PlotPane, Timeline, bind_all, device_badge, show_running,
                          training_buttons, warm_up_torch, weights, when_drawn)
 from widgets.receptive_field import panels as P
-from widgets.receptive_field.state import ARCH, ReceptiveFieldState
+from widgets.receptive_field.state import ARCH, RACE_PRESETS, ReceptiveFieldState
 
 WIDE = ipw.Layout(width="350px")
 STYLE = {"description_width": "140px"}
