@@ -162,7 +162,8 @@ def split_row_patch(names: list[str], shown: int | None) -> dict:
 # -- scores --------------------------------------------------------------------------------------
 def scores_skeleton() -> go.Figure:
     fig = go.Figure([go.Bar(x=[LABELS[k] for k in METHODS], y=[None] * len(METHODS), meta=f"score_{s}",
-                            name=SPLIT_LABELS[s], marker_color=SPLIT_COLOR[s]) for s in SPLITS])
+                            name=SPLIT_LABELS[s], marker_color=SPLIT_COLOR[s], textposition="outside",
+                            textangle=0, textfont=dict(size=11), cliponaxis=False) for s in SPLITS])
     return apply_theme(fig, height=360, width=620, barmode="group", yaxis_title="RMSE on the test period",
                        margin=dict(l=70, r=20, t=90, b=50), legend=_legend_top(font=dict(size=13)))
 
@@ -171,23 +172,23 @@ def scores_patch(scores: dict, unit: str) -> dict:
     return patch({f"score_{s}": {"y": [scores[k][s] for k in METHODS],
                                  "text": [("" if not np.isfinite(scores[k][s]) else f"{scores[k][s]:.3g}")
                                           for k in METHODS]} for s in SPLITS},
-                 {"yaxis": {"title": {"text": f"RMSE on the test period ({unit})"}}})
+                 {"yaxis": {"title": {"text": f"test-period RMSE ({unit})"}}})
 
 
 # -- errors -------------------------------------------------------------------------------------
 def errors_skeleton() -> go.Figure:
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("Training loss (normalised MSE)", "|error| over the test period"))
+                        subplot_titles=(f"Training loss, mean of {LOSS_WINDOW} steps", "|error| over the test period"))
     for k in ("gru", "tcn"):
         fig.add_trace(go.Scatter(x=[], y=[], meta=f"loss_{k}", mode="lines", legendgroup=k,
-                                 name=f"{LABELS[k]} (mean of {LOSS_WINDOW} steps)", line=dict(color=COLOR[k])),
+                                 name=f"{LABELS[k]} loss", line=dict(color=COLOR[k])),
                       row=1, col=1)
     for k in METHODS:
         fig.add_trace(go.Scatter(x=[], y=[], meta=f"err_{k}", mode="lines", name=LABELS[k], legendgroup=k,
                                  showlegend=k not in ("gru", "tcn"),
                                  visible="legendonly" if k in HIDDEN_AT_FIRST else True,
                                  line=dict(color=COLOR[k], width=1.5)), row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", dtick=1, title_text="normalised MSE", row=1, col=1)
     fig.update_xaxes(title_text="training step", row=1, col=1)
     fig.update_xaxes(title_text="time", row=1, col=2)
     return apply_theme(fig, height=360, width=780, margin=dict(l=70, r=20, t=100, b=50),
