@@ -315,8 +315,33 @@ class Forecast:
         self._fold_step = 0
         if self.fold < len(self.wf_folds):
             self._wf_pool = torch.as_tensor(self.wf_folds[self.fold].train, device=self.device)
+        elif self.random_done:  # (walked again after new folds: the random split stands)
+            self.phase = "done"
         else:
             self._begin_random()
+
+    def set_walk(self, k: int | None, scheme: str, slide: int | None) -> None:
+        """New walk-forward folds (k targets each, expanding or sliding): the AR's forecasts at once;
+        the GRU's and TCN's walk forward again from their holdout fit at the next training step
+        (the random split, if done, is kept)."""
+        with self.lock:
+            cfg = self.cfg
+            cfg.k, cfg.scheme, cfg.slide = k, scheme, slide
+            k = k if k else math.ceil(self.n_test / 6)
+            self.k = max(int(k), math.ceil(self.n_test / MAX_FOLDS))
+            self.wf_folds = walk_forward_folds(len(self.t), self.j_test, self.k, scheme, slide)
+            self.walk.pred["ar"] = np.full(self.n_test, np.nan)
+            for fold in self.wf_folds:
+                c = fit_ar(self.X[fold.train], self.y[fold.train])
+                self.walk.pred["ar"][fold.test - self.j_test] = self.norm.invert(ar_predict(c, self.X[fold.test]))
+            for name in NEURAL:
+                self.walk.pred[name] = np.full(self.n_test, np.nan)
+            if self.phase != "fit":
+                self._begin_walk()
+
+    @property
+    def random_done(self) -> bool:
+        return not any(np.isnan(self.shuffled.pred[k]).any() for k in NEURAL)
 
     def _begin_random(self) -> None:
         self.phase, self.phase_start["random"] = "random", self.steps + 1
