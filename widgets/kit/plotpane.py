@@ -116,8 +116,9 @@ function forShow(layout, data, natural) {
     const font = Object.assign({}, L.font || {});
     font.size = Math.round((font.size || 12) * 1.35);
     L.font = font;
-    if (w) w = Math.round(w * 1.2);
-    if (L.height) L.height = Math.round(L.height * 1.2);
+    for (const [k, v] of Object.entries(L)) if (k !== "font" && k !== "template") L[k] = biggerFonts(v);
+    if (w) w = Math.round(w * 1.5);
+    if (L.height) L.height = Math.round(L.height * 1.35);
     for (const t of data || []) {
       if ((t.type || "scatter") === "scatter" && t.mode !== "markers") {
         t.line = Object.assign({}, t.line || {});
@@ -127,6 +128,25 @@ function forShow(layout, data, natural) {
   }
   if (w) L.width = Math.max(260, Math.min(w, natural.avail || w));
   return L;
+}
+
+function biggerFonts(v) {
+  // Every font size the figure sets itself (titles, legends, axes, annotations), 1.35 times larger.
+  if (Array.isArray(v)) return v.map(biggerFonts);
+  if (!v || typeof v !== "object") return v;
+  const out = {};
+  for (const [k, x] of Object.entries(v)) {
+    out[k] = k.endsWith("font") && x && typeof x === "object" && typeof x.size === "number"
+      ? Object.assign({}, biggerFonts(x), { size: Math.round(x.size * 1.35) }) : biggerFonts(x);
+  }
+  return out;
+}
+
+function presenterStyle(restyle) {
+  // A restyle that sets a trace's whole ``line`` (its colour, say) keeps the presenter's thick line.
+  if (!presenter() || !restyle.line) return restyle;
+  const thick = (l) => (l && typeof l === "object" ? Object.assign({}, l, { width: Math.max(3, (l.width || 2) * 1.75) }) : l);
+  return Object.assign({}, restyle, { line: Array.isArray(restyle.line) ? restyle.line.map(thick) : thick(restyle.line) });
 }
 
 function availableWidth(el) {
@@ -234,11 +254,12 @@ async function renderTools({ model, el }) {
     let path = location.pathname;
     // JupyterLab: the same notebook through the server's Voila (voila/render/<path>).
     path = path.replace(/\/lab\/(workspaces\/[^/]+\/)?tree\//, "/voila/render/");
-    const keep = new URLSearchParams(location.search);
-    const own = new URLSearchParams(q);
-    for (const k of model.get("names")) keep.delete(k);
-    for (const [k, v] of own) keep.set(k, v);
-    for (const k of [...keep.keys()]) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && k !== "voila-template") keep.delete(k);
+    // Of the page's own address only the view options stay (presenter, voila-*); then the knobs.
+    const keep = new URLSearchParams();
+    for (const [k, v] of new URLSearchParams(location.search)) {
+      if (k === "presenter" || k.startsWith("voila-")) keep.set(k, v);
+    }
+    for (const [k, v] of new URLSearchParams(q)) keep.set(k, v);
     const s = keep.toString();
     return location.origin + path + (s ? "?" + s : "");
   };
@@ -305,7 +326,7 @@ async function renderPane({ model, el }) {
       // (a reviver visits every value: only when the payload holds a marker)
       const m = msg.payload.includes("__seqviz_undefined__") ? JSON.parse(msg.payload, revive) : JSON.parse(msg.payload);
       try {
-        if (m.kind === "update") await Plotly.update(div, m.restyle || {}, m.relayout || {}, m.traces);
+        if (m.kind === "update") await Plotly.update(div, presenterStyle(m.restyle || {}), m.relayout || {}, m.traces);
         else if (m.kind === "react") {
           natural.width = m.layout.width;
           await Plotly.react(div, m.data, forShow(m.layout, m.data, natural), config);
