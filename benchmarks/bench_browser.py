@@ -26,6 +26,7 @@ DASHBOARDS = [
     ("05_convolutions_tcn.ipynb", 4, "Output position t", ("active", "x"), "Train", "loss_rnn"),
     ("06_attention_transformers.ipynb", 6, "Query token i", ("query", "y"), "Train", "loss_att"),
     ("07_char_language_models.ipynb", 5, "Temperature τ", ("p_tau", "y"), "Train", "train"),
+    ("08_embeddings.ipynb", 5, "Negatives k", ("obj_before", "y"), "Train", "loss"),
 ]
 
 

@@ -37,6 +37,7 @@ def table_words(html_text, col=0, header=True):
 @pytest.fixture(scope="module")
 def dash():
     d = dashboard()
+    assert wait_for(d.ready.is_set, 60)  # the corpus loads in a thread while the page shows
     yield d
     d.close_worker()
 
@@ -189,6 +190,19 @@ def test_elmo_pane_layer0_identical_and_the_mixture_follows_the_sliders(dash):
     d.c["w1"].value = 5.0
     assert trace(d, "elmo_mix").y[0] == pytest.approx(cos[1], abs=5e-3)
     d.c["w0"].value = d.c["w1"].value = d.c["w2"].value = 0.0
+
+
+def test_controls_before_the_corpus_is_loaded_say_so_and_count_once_it_is():
+    d = dashboard()
+    try:
+        if not d.ready.is_set():  # (the corpus may already be cached in this process)
+            d.buttons["train"].click()
+            assert "Still loading" in d.status.text and not d.worker.running
+        d.state.window = 3
+        assert wait_for(lambda: d.ready.is_set() and d.run.sampler.window == 3, 60), d.status.text
+        assert len(trace(d, "space").x) == 10
+    finally:
+        d.close_worker()
 
 
 def test_train_while_training_says_so_and_reset_starts_again(dash):

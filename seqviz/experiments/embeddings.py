@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -77,6 +77,7 @@ class Corpus:
     sentence: np.ndarray  # (N,) sentence number of each token
     min_count: int
     notes: tuple = ()  # sentences about what was cleaned or cut from pasted text
+    cache: dict = field(default_factory=dict, repr=False)  # derived data kept for rebuilds (noise table, LM stream)
 
     @property
     def title(self) -> str:
@@ -129,7 +130,10 @@ def load_corpus(key: str = "brown", text: str | None = None) -> Corpus:
 def build_word2vec(corpus: Corpus, cfg: Word2VecConfig, device: torch.device | None = None) -> Run:
     """A ``Run`` whose one model ("w2v", a ``SkipGram``) learns by skip-gram with negative sampling."""
     device = device or torch.device("cpu")
-    sampler = W.PairSampler(corpus.ids, corpus.sentence, corpus.vocab.counts, cfg.window, cfg.negatives, cfg.sample)
+    if "noise_table" not in corpus.cache:
+        corpus.cache["noise_table"] = W.unigram_table(corpus.vocab.counts)
+    sampler = W.PairSampler(corpus.ids, corpus.sentence, corpus.vocab.counts, cfg.window, cfg.negatives, cfg.sample,
+                            table=corpus.cache["noise_table"])
     model = W.SkipGram(len(corpus.vocab), cfg.dim, seed=cfg.seed).to(device)
 
     def batch_fn(gen):
@@ -326,11 +330,14 @@ def build_bilm(corpus: Corpus, cfg: BiLMConfig, device: torch.device | None = No
     """A ``Run`` whose one model ("bilm") learns both directions on random segments of the text."""
     device = device or torch.device("cpu")
     lv = LMVocab(corpus.vocab, cfg.vocab)
-    stream = lm_stream(corpus, lv)
     model = BiLM(len(lv), cfg.dim, cfg.layers, seed=cfg.seed).to(device)
-    T = min(cfg.T, len(stream) - 1)
 
     def batch_fn(gen):
+        key = ("lm_stream", cfg.vocab)  # made at the first batch (0.5-1 s for Brown), kept with the corpus
+        if key not in corpus.cache:
+            corpus.cache[key] = lm_stream(corpus, lv)
+        stream = corpus.cache[key]
+        T = min(cfg.T, len(stream) - 1)
         start = torch.randint(0, len(stream) - T, (cfg.batch,), generator=gen)
         return stream[start[:, None] + torch.arange(T)].to(device)  # (B, T)
 
@@ -363,11 +370,7 @@ def mixture_cosine(ctx: dict, w, gamma: float) -> tuple[float, np.ndarray]:
     return float(torch.nn.functional.cosine_similarity(a, b, dim=0)), s
 
 
-def config_dict(cfg) -> dict:
-    return asdict(cfg)
-
-
 __all__ = ["Corpus", "CorpusError", "load_corpus", "Word2VecConfig", "PRESETS", "build_word2vec", "Space",
            "Projection", "load_analogies", "load_reference", "reference_matches", "draw_pair", "objective",
            "BiLMConfig", "BILM_PRESETS", "LMVocab", "build_bilm", "contextual", "mixture_cosine", "WORD_SETS",
-           "OCCUPATIONS", "PROBE_WORDS", "replace"]
+           "OCCUPATIONS", "PROBE_WORDS"]

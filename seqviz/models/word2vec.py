@@ -84,6 +84,14 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     return p / p.sum()
 
 
+def unigram_table(counts: np.ndarray, table_size: int = 1_000_000) -> torch.Tensor:
+    """word2vec's unigram table: entry i holds the word whose cumulative noise mass covers (i + 0.5) / size,
+    so a uniform index into it draws from ``noise_distribution(counts)``."""
+    noise = noise_distribution(counts)
+    return torch.as_tensor(np.searchsorted(np.cumsum(noise), (np.arange(table_size) + 0.5) / table_size),
+                           dtype=torch.int64).clamp_(max=len(counts) - 1)
+
+
 class PairSampler:
     """Draws training batches of (centre, context) pairs and k noise words per pair.
 
@@ -96,15 +104,16 @@ class PairSampler:
     """
 
     def __init__(self, ids: np.ndarray, sentence: np.ndarray, counts: np.ndarray, window: int, negatives: int,
-                 sample: float, table_size: int = 1_000_000):
+                 sample: float, table_size: int = 1_000_000, table: torch.Tensor | None = None):
         self.ids = torch.as_tensor(ids)
         self.sentence = torch.as_tensor(sentence)
         self.keep = torch.as_tensor(keep_probability(counts, sample), dtype=torch.float32)
         self.window, self.negatives = int(window), int(negatives)
-        noise = noise_distribution(counts)
-        # word2vec's unigram table: index i holds the word whose cumulative noise mass covers i
-        self.table = torch.as_tensor(np.searchsorted(np.cumsum(noise), (np.arange(table_size) + 0.5) / table_size),
-                                     dtype=torch.int64).clamp_(max=len(counts) - 1)
+        self.table = table if table is not None else unigram_table(counts, table_size)
+
+    @staticmethod
+    def table_for(counts: np.ndarray, table_size: int = 1_000_000) -> torch.Tensor:
+        return unigram_table(counts, table_size)
 
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
         return self.table[torch.randint(len(self.table), (n,), generator=gen)]

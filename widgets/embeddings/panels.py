@@ -40,6 +40,11 @@ def curves_view(run, overlap_curve, V: int) -> dict:
                            random_overlap(V) if overlap_curve else None)
 
 
+def empty_curves() -> dict:
+    """The curves pane with nothing in it (a new model is being built)."""
+    return fe.curves_patch([], [], [], [], [], None)
+
+
 def space_view(space: E.Space, proj: E.Projection, words: list[str], groups: list[int], query: str | None,
                refit: bool, title: str) -> dict:
     ids, _ = space.ids(words)

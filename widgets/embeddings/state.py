@@ -25,9 +25,9 @@ class EmbeddingsState(CheckedState):
     LABELS = {"dim": "Embedding size D", "window": "Window", "negatives": "Negatives k", "lr": "Learning rate",
               "eta": "Step size η", "w0": "w₀ (embedding)", "w1": "w₁ (LSTM 1)", "w2": "w₂ (LSTM 2)",
               "gamma": "γ", "corpus": "corpus", "sample": "subsampling threshold", "word_set": "word set",
-              "bias_pair": "direction", "exclude_inputs": "exclude inputs", "paste": "paste box",
-              "my_words": "my words box", "word": "word box", "a": "a box", "b": "b box", "c": "c box",
-              "elmo_word": "word box", "sentence_a": "first sentence box", "sentence_b": "second sentence box"}
+              "bias_pair": "direction", "exclude_inputs": "exclude inputs", "paste": "paste",
+              "my_words": "My words", "word": "Word", "a": "a", "b": "b", "c": "c",
+              "elmo_word": "Same word", "sentence_a": "Sentence 1", "sentence_b": "Sentence 2"}
 
     corpus = tl.Unicode("brown")
     paste = tl.Any("")

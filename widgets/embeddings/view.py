@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import ipywidgets as ipw
-import numpy as np
 import torch
 
 from seqviz.devices import pick_device
 from seqviz.experiments import embeddings as E
 from seqviz.figures.embeddings import build_embedding_figures
+from seqviz.models.word2vec import keep_probability
 from widgets.embeddings import panels as P
-from widgets.embeddings.state import REBUILD, SAMPLES, BIAS_PAIRS, EmbeddingsState
+from widgets.embeddings.state import BIAS_PAIRS, REBUILD, SAMPLES, EmbeddingsState
 from widgets.kit import (EquationBox, LiveDashboard, PlotPane, bind_all, device_badge, show_running,
-                         training_buttons, warm_up_torch)
+                         training_buttons, warm_up_torch, when_drawn)
 
 STYLE = {"description_width": "150px"}
 WIDE = ipw.Layout(width="380px")
@@ -118,11 +119,12 @@ class EmbeddingsDashboard(LiveDashboard):
         self.accuracy = ipw.HTML()
         self.obj_note = ipw.HTML()
         self.elmo_note = ipw.HTML()
-        self.eq = EquationBox("Skip-gram with negative sampling",
-                              "L = −log σ(u<sub>o</sub>·v<sub>c</sub>) − Σ<sub>i=1..k</sub> log σ(−u<sub>n<sub>i</sub></sub>·v<sub>c</sub>)"
-                              "<br><span style='font-size:14px'>v<sub>c</sub>: centre word's vector (the embedding shown); "
-                              "u<sub>o</sub>: its true context word's output vector; n<sub>i</sub>: k noise words drawn "
-                              "∝ count<sup>3/4</sup></span>")
+        self.eq = EquationBox(
+            "Skip-gram with negative sampling",
+            "L = −log σ(u<sub>o</sub>·v<sub>c</sub>) − Σ<sub>i=1..k</sub> log σ(−u<sub>n<sub>i</sub></sub>·v<sub>c</sub>)"
+            "<br><span style='font-size:14px'>v<sub>c</sub>: centre word's vector (the embedding shown); "
+            "u<sub>o</sub>: its true context word's output vector; n<sub>i</sub>: k noise words drawn "
+            "∝ count<sup>3/4</sup></span>")
         self.reference = E.load_reference()
         self.questions = E.load_analogies()
         self._lock = threading.RLock()  # rebuilds (never taken by the training thread)
@@ -134,17 +136,28 @@ class EmbeddingsDashboard(LiveDashboard):
         self._ctx = None
         self._training = ""  # "w2v" or "lm" while one trains
         self.pair_gen = torch.Generator().manual_seed(1)
+        self.ready = threading.Event()  # set once the corpus is loaded and the models built (in a thread)
+        self._yield = threading.Event()  # never set: the training thread waits on it while a control is used
         bind_all(self.c, s, self.status)
-        on = self.guarded
+        g = self.guarded
+
+        def on(what):
+            def wrap(fn):
+                def inner(*args):
+                    if self.ready.is_set():
+                        return fn(*args)
+                    self.status.say("Still loading the corpus and building the models; one moment.", "info")
+                return g(what)(inner)
+            return wrap
         b = self.buttons
         b["train"].on_click(on("start training")(lambda _: self.train()))
-        b["pause"].on_click(lambda _: self.worker.pause())
+        b["pause"].on_click(on("pause")(lambda _: self.worker.pause()))
         b["step"].on_click(on("take one step")(lambda _: self.one_step()))
         b["reset"].on_click(on("reset")(lambda _: self.rebuild("Reset: the word vectors are back at their random "
-                                                             "start.")))
+                                                             "start.", lm=False)))
         lb = self.lm_buttons
         lb["train"].on_click(on("train the language model")(lambda _: self.train_lm()))
-        lb["pause"].on_click(lambda _: self.worker.pause())
+        lb["pause"].on_click(on("pause")(lambda _: self.worker.pause()))
         lb["reset"].on_click(on("reset the language model")(lambda _: self.reset_lm()))
         self.pair_button.on_click(on("draw a pair")(lambda _: self.new_pair()))
         s.observe(on("rebuild the model")(self._rebuild_knob), list(REBUILD))
@@ -161,9 +174,29 @@ class EmbeddingsDashboard(LiveDashboard):
                   ["elmo_word", "sentence_a", "sentence_b"])
         s.observe(on("mix the layers")(lambda _: self._hold(self.draw_elmo)), ["w0", "w1", "w2", "gamma"])
         self.corpus = None
-        self.rebuild()
         self.page(*self._layout())
+        self.status.say("Loading the corpus and building the models...")
+        # The Brown corpus takes 2-3 s to read and tokenise: the page shows at once, the views follow.
+        threading.Thread(target=self._first_build, name="embeddings-first-build", daemon=True).start()
         warm_up_torch()
+
+    def _first_build(self) -> None:
+        try:
+            self.guarded("load the corpus")(self.rebuild)()
+        finally:
+            self.ready.set()
+        self.guarded("follow the controls")(self._catch_up)()
+
+    def _catch_up(self) -> None:
+        """Controls moved while the first build ran: follow them now (a rebuild, or the sampler and views)."""
+        s, built = self.state, self.run.built
+        if (s.corpus, s.dim) != (self.corpus.key, built.dim):
+            self.rebuild(lm=s.corpus != self.corpus.key)
+            return
+        if (s.window, s.negatives, s.sample, s.lr) != (built.window, built.negatives, built.sample, built.lr):
+            self._sampler_knob(None)
+            self.run.set_optimizer("adam", s.lr)
+        self.draw_all()
 
     # -- layout ---------------------------------------------------------------------------------
     def _layout(self):
@@ -206,7 +239,7 @@ class EmbeddingsDashboard(LiveDashboard):
     # -- building -------------------------------------------------------------------------------
     def cfg(self) -> E.Word2VecConfig:
         s = self.state
-        return E.replace(E.PRESETS[self.preset_key], dim=s.dim, window=s.window, negatives=s.negatives,
+        return replace(E.PRESETS[self.preset_key], dim=s.dim, window=s.window, negatives=s.negatives,
                          sample=s.sample, lr=s.lr)
 
     def _load_corpus(self) -> bool:
@@ -224,20 +257,25 @@ class EmbeddingsDashboard(LiveDashboard):
             self.status.say(n, "warn")
         return True
 
-    def rebuild(self, message: str | None = None) -> None:
-        """A new word2vec model (and language model) for the knobs; every view redrawn."""
+    def rebuild(self, message: str | None = None, lm: bool = True) -> None:
+        """A new word2vec model (and, with ``lm``, language model) for the knobs; every view redrawn."""
         with self._lock:
             self.worker.pause()
+            before = self.corpus
             if not self._load_corpus() and self.corpus is None:
                 self.state.corpus = "brown"
                 self._load_corpus()
-            self.run = E.build_word2vec(self.corpus, self.cfg(), self.device)
+            lm = lm or self.corpus is not before
+            cfg = self.cfg()
+            self.run = E.build_word2vec(self.corpus, cfg, self.device)
+            self.run.built = cfg  # the settings it was built with
             self._space_cache = (None, None)
             self.overlap_curve = []
             self.proj = E.Projection()
             self._last_refit = 0.0
             self.pair = E.draw_pair(self.run, self.pair_gen)
-            self.build_lm()
+            if lm or getattr(self, "lm_run", None) is None:
+                self.build_lm()
             self.info.value = f"<div style='font-size:15px;color:#333'>{P.esc(self.corpus.describe())}.</div>"
             self.draw_all()
             self.status.say(message or f"Ready: {len(self.corpus.vocab):,} words, random vectors of size "
@@ -259,10 +297,20 @@ class EmbeddingsDashboard(LiveDashboard):
         if change["name"] == "corpus" and change["new"] == (self.corpus.key if self.corpus else None):
             return  # (put back after a failed load)
         label = "Corpus" if change["name"] == "corpus" else self.state.label(change["name"])
+        self.worker.pause()
+        # at once: the loss curves of the old model go; the new model follows once that is drawn
+        self.panes["curves"].apply(P.empty_curves())
+        self.status.say(f"{label} changed: building a new model...")
+        when_drawn([self.panes["curves"]], self.guarded("rebuild the model")(lambda: self._rebuilt(label)),
+                   key=(id(self), "rebuild"))
+
+    def _rebuilt(self, label: str) -> None:
         before = self.corpus
-        self.rebuild()
-        if self.corpus is not before or change["name"] != "corpus":
+        self.rebuild(lm=False)
+        if self.corpus is not before or label != "Corpus":
             self.status.say(f"{label} changed: a new model with random vectors. Press Train.")
+        else:
+            self.draw_curves()
 
     def _pasted(self, _change) -> None:
         if self.state.corpus == "pasted":
@@ -274,8 +322,6 @@ class EmbeddingsDashboard(LiveDashboard):
         s, smp = self.state, self.run.sampler
         with self.run.lock:
             smp.window, smp.negatives = int(s.window), int(s.negatives)
-            from seqviz.models.word2vec import keep_probability
-
             smp.keep = torch.as_tensor(keep_probability(self.corpus.vocab.counts, s.sample), dtype=torch.float32)
         self.pair = E.draw_pair(self.run, self.pair_gen)
         self.draw_objective()
@@ -295,7 +341,14 @@ class EmbeddingsDashboard(LiveDashboard):
         self.worker.one_step(self.run.step, on_end=lambda why: self._on_end(why))
 
     def _after_step(self, _n) -> None:
+        self._make_room()
         self.draw_training()
+
+    def _make_room(self) -> None:
+        """In the training thread: while a control was just used (the gate holds), wait, so that the
+        control's handler has the GIL to itself and its redraw goes first."""
+        while self.gate.held and not self.worker.stopping:
+            self._yield.wait(0.01)
 
     def _on_end(self, why: str):
         self.draw_training(force=True)
@@ -311,6 +364,8 @@ class EmbeddingsDashboard(LiveDashboard):
                                   "backward the previous one...")
 
     def _after_lm_step(self, force: bool = False) -> None:
+        if not force:
+            self._make_room()
         if self.gate.ready("elmo", ELMO_HZ, [self.panes["elmo"]], force):
             self.draw_elmo(recompute=True)
             self.refresh_times.append(time.monotonic())
