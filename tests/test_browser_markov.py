@@ -47,7 +47,7 @@ def _use_it(page):
     assert min(held) == held[2]  # first names by characters: the overfitting turn after order 2
     assert by_meta(page, "chain_smoothed")["x"] == ["1. m", "2. a", "3. r", "4. ⟨/s⟩"]
     assert "The number to beat" in page_text(page) and "Computing on:" in page_text(page)
-    page.set_viewport_size({"width": 1400, "height": 2300})
+    page.set_viewport_size({"width": 1400, "height": 3200})  # the whole dashboard: a taller element re-lays out
     page.get_by_text("Markov models: counts, smoothing, samples and a classifier").scroll_into_view_if_needed()
     shot(page, "markov_open")
 

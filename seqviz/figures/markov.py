@@ -41,8 +41,8 @@ def next_skeleton() -> go.Figure:
         go.Bar(x=[], y=[], meta="mle", name="counted (α = 0): count / count(context)", marker_color=COLORS["baseline"]),
         go.Bar(x=[], y=[], meta="smoothed", name="smoothed: (count + α) / (count(context) + αV)",
                marker_color=COLORS["lstm"])])
-    return apply_theme(fig, height=340, width=820, barmode="group", yaxis_title="p(next token | context)",
-                       margin=dict(l=70, r=20, t=70, b=60), showlegend=True, title=dict(text="", x=0, font_size=15))
+    return apply_theme(fig, height=360, barmode="group", yaxis_title="p(next token | context)",
+                       margin=dict(l=70, r=20, t=90, b=60), showlegend=True, title=dict(text="", x=0, font_size=15))
 
 
 def next_patch(dist: dict, vocab: list[str], alpha: float, top: int = TOP) -> dict:
@@ -60,7 +60,7 @@ def next_patch(dist: dict, vocab: list[str], alpha: float, top: int = TOP) -> di
         s.append(float(smooth[rest].sum()))
     ctx = " ".join(show_token(w) for w in dist["context"]) or "(no context: order 0)"
     head = (f"after “{ctx}”: seen {dist['context_count']:,} times" if dist["seen"] else
-            f"after “{ctx}”: never seen in training, so counts give 0/0; "
+            f"after “{ctx}”: never seen in training, so counts give 0/0;<br>"
             + ("smoothing gives every token 1/V" if alpha > 0 else "with α = 0 there is no estimate at all"))
     return patch({"mle": {"x": labels, "y": m}, "smoothed": {"x": labels, "y": s,
                                                             "name": f"smoothed, α = {alpha:g}"}},
@@ -75,7 +75,7 @@ def chain_skeleton() -> go.Figure:
         go.Scatter(x=[], y=[], meta="chain_impossible", mode="markers+text", name="p = 0: never counted",
                    marker=dict(symbol="x", size=14, color=COLORS["rnn"]), text=[], textposition="top center",
                    textfont=dict(color=COLORS["rnn"]))])
-    return apply_theme(fig, height=360, width=820, barmode="group", yaxis_title="−log₂ p (bits)",
+    return apply_theme(fig, height=360, barmode="group", yaxis_title="−log₂ p (bits)",
                        margin=dict(l=70, r=20, t=100, b=60), showlegend=True, title=dict(text="", x=0, font_size=15),
                        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
@@ -121,7 +121,7 @@ def order_skeleton(max_order: int) -> go.Figure:
     fig.update_xaxes(**ticks)
     fig.update_yaxes(title_text="bits per token", row=1, col=1)
     fig.update_yaxes(title_text="% of held-out positions", range=[0, 105], row=1, col=2)
-    return apply_theme(fig, height=370, width=900, margin=dict(l=70, r=20, t=90, b=60), showlegend=True,
+    return apply_theme(fig, height=370, margin=dict(l=70, r=20, t=90, b=60), showlegend=True,
                        legend=dict(orientation="h", yanchor="bottom", y=1.12, xanchor="left", x=0))
 
 
@@ -167,7 +167,7 @@ def classify_skeleton(max_order: int) -> go.Figure:
     fig.update_yaxes(title_text="accuracy (%)", row=1, col=1)
     fig.update_yaxes(title_text="bits", row=1, col=2)
     fig.update_xaxes(tickangle=-40, tickfont_size=13, row=1, col=2)
-    return apply_theme(fig, height=400, width=900, margin=dict(l=70, r=20, t=90, b=90), showlegend=True,
+    return apply_theme(fig, height=400, margin=dict(l=70, r=20, t=90, b=90), showlegend=True,
                        legend=dict(orientation="h", yanchor="bottom", y=1.12, xanchor="left", x=0))
 
 

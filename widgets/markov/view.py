@@ -169,7 +169,7 @@ class MarkovDashboard(LiveDashboard):
                          layout=ipw.Layout(width="400px", min_width="400px"))
         sampling = ipw.VBox([ipw.HBox([self.sample_button, c["seed"]]), c["temperature"]],
                             layout=ipw.Layout(width="400px", min_width="400px"))
-        wide = ipw.Layout(flex="1 1 auto", min_width="640px")
+        wide = ipw.Layout(flex="1 1 560px")  # (the kit wraps rows: a content-sized column would wrap below)
         row1 = ipw.HBox([knobs, ipw.VBox([p["next"]], layout=wide)])
         row2 = ipw.HBox([ipw.VBox([ipw.HTML("<b>Chain rule</b>: log₂ p(text) = Σ<sub>t</sub> log₂ p(x<sub>t</sub> | "
                                             "x<sub>t−k</sub> … x<sub>t−1</sub>)"), self.chain_table],
