@@ -8,7 +8,7 @@ PORT ?= 8866
 PREHEAT ?= 0
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: dashboard test lab bench venv clean-venv
+.PHONY: dashboard test lab bench gpu-check venv clean-venv
 
 venv: $(STAMP)
 
@@ -35,6 +35,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# Every dashboard's engine on CUDA vs CPU (benchmarks/gpu_check.py); without a GPU it says so and
+# exits 0. Needs only torch + numpy: uses .venv if there is one, else python3 (a bare GPU machine).
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	$(GPU_PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -4,6 +4,7 @@ builds and runs a tiny forward pass on the CPU."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from seqviz.experiments import race as R
 
 ROOT = Path(__file__).resolve().parent.parent
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the presets are offered here")
+widget_stack = pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("ipywidgets", "plotly")),
+                                  reason="the dashboards need ipywidgets and plotly (not on a bare GPU machine)")
 
 
 def test_the_engine_offers_gpu_presets_on_cuda_only():
@@ -33,6 +36,7 @@ def test_the_engine_offers_gpu_presets_on_cuda_only():
 
 
 @no_cuda
+@widget_stack
 def test_dashboards_without_cuda_hide_the_gpu_presets():
     from widgets.attention import view as av
     from widgets.gradient_flow.state import GradientFlowState
@@ -63,6 +67,7 @@ print(json.dumps({'options': list(make_controls()['preset'].options), 'T': s.T, 
 """
 
 
+@widget_stack
 def test_dashboards_on_cuda_offer_the_gpu_presets():
     out = subprocess.run([sys.executable, "-c", PATCHED], capture_output=True, text=True, timeout=300, cwd=ROOT,
                          env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
