@@ -504,7 +504,7 @@ _SCRIPT = r"""
     }
     if (stats.firstFrameMs === null) firstPending = true;
     pump();
-    if (s.ended) { ended = true; say(noteEl, s.ended); es.close(); }
+    if (s.ended) { ended = true; say(countEl, ""); say(noteEl, s.ended); es.close(); }
     else say(noteEl, "");
   });
   es.addEventListener("batch", (e) => {
@@ -522,6 +522,7 @@ _SCRIPT = r"""
   });
   es.addEventListener("end", (e) => {
     ended = true;
+    say(countEl, "");
     say(noteEl, JSON.parse(e.data).sentence);
     es.close();
   });
