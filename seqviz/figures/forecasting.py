@@ -162,16 +162,14 @@ def split_row_patch(names: list[str], shown: int | None) -> dict:
 # -- scores --------------------------------------------------------------------------------------
 def scores_skeleton() -> go.Figure:
     fig = go.Figure([go.Bar(x=[LABELS[k] for k in METHODS], y=[None] * len(METHODS), meta=f"score_{s}",
-                            name=SPLIT_LABELS[s], marker_color=SPLIT_COLOR[s], textposition="outside",
-                            textangle=0, textfont=dict(size=11), cliponaxis=False) for s in SPLITS])
+                            name=SPLIT_LABELS[s], marker_color=SPLIT_COLOR[s],
+                            hovertemplate="%{x}: %{y:.3g}<extra>%{fullData.name}</extra>") for s in SPLITS])
     return apply_theme(fig, height=360, width=620, barmode="group", yaxis_title="RMSE on the test period",
                        margin=dict(l=70, r=20, t=90, b=50), legend=_legend_top(font=dict(size=13)))
 
 
 def scores_patch(scores: dict, unit: str) -> dict:
-    return patch({f"score_{s}": {"y": [scores[k][s] for k in METHODS],
-                                 "text": [("" if not np.isfinite(scores[k][s]) else f"{scores[k][s]:.3g}")
-                                          for k in METHODS]} for s in SPLITS},
+    return patch({f"score_{s}": {"y": [scores[k][s] for k in METHODS]} for s in SPLITS},
                  {"yaxis": {"title": {"text": f"test-period RMSE ({unit})"}}})
 
 
