@@ -46,6 +46,7 @@ import torch  # noqa: E402
 STEPS = 5  # updates compared
 TIME_S = 2.0  # seconds of further steps timed per check and device (at most TIME_STEPS)
 TIME_STEPS = 200
+TF32_DEFAULTS = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
 INIT = (1e-4, 1e-5)
 PROBE = (1e-6, 1e-12)
 TRAJECTORY = (5e-3, 1e-5)
@@ -337,8 +338,9 @@ def gpu_preset_runs(device: torch.device):
 
 
 def measure_gpu_presets(device: torch.device) -> int:
-    print(f"\nGPU presets on {torch.cuda.get_device_name(device)} (steps/s over {TIME_S:.0f} s after 3 warm-up steps; "
-          "peak memory allocated by torch):")
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = TF32_DEFAULTS  # as the dashboards run
+    print(f"\nGPU presets on {torch.cuda.get_device_name(device)} (steps/s over {TIME_S:.0f} s after 3 warm-up steps, "
+          "TF32 as torch defaults; peak memory allocated by torch):")
     bad = 0
     for name, build in gpu_preset_runs(device):
         try:
@@ -354,6 +356,51 @@ def measure_gpu_presets(device: torch.device) -> int:
             print(f"  {name:<75} ERROR\n{traceback.format_exc()}")
         torch.cuda.empty_cache()
     return bad
+
+
+STORY_S = 60.0  # the issue's bound: a GPU preset must tell its story within this
+
+
+def stories(device: torch.device) -> int:
+    """Time to each GPU preset's story on ``device``, from pressing Train: the gradient-flow presets'
+    gated model below bench_presets.py's thresholds (mean loss of the last 20 steps), the RNN not; the
+    GPU race's finishers. Returns how many presets did not tell it within STORY_S."""
+    import threading
+
+    from seqviz.experiments import GPU_PRESETS, build_gradflow_run
+    from seqviz.experiments.race import GPU_RACES, Race
+    from seqviz.models.tcn import TCNConfig
+
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = TF32_DEFAULTS
+    print(f"\nTime to the story (up to {STORY_S:.0f} s each, wall time from Train, on {device}):")
+    missed = 0
+    for name, cfg in GPU_PRESETS.items():
+        thr = 0.01 if cfg.task == "adding" else 0.05
+        run, stop, solved, t0 = build_gradflow_run(cfg, device), threading.Event(), {}, time.perf_counter()
+
+        def on_step(_, run=run, solved=solved, t0=t0, thr=thr, stop=stop):
+            for k, h in run.history.items():
+                if k not in solved and len(h.loss) >= 20 and h.loss[-20:].mean() < thr:
+                    solved[k] = (time.perf_counter() - t0, run.steps)
+            if cfg.other in solved:
+                stop.set()
+
+        run.train(stop, on_step, max_seconds=STORY_S)
+        final = {k: float(h.loss[-20:].mean()) for k, h in run.history.items()}
+        told = cfg.other in solved and "rnn" not in solved
+        missed += not told
+        got = ", ".join(f"{k.upper()} below {thr} at {t:.1f} s (step {n})" for k, (t, n) in solved.items()) or "nobody"
+        print(f"  gradient flow: {name}\n    {got}; {run.steps} steps; final mean loss "
+              + ", ".join(f"{k} {v:.4f}" for k, v in final.items()) + ("" if told else "  - STORY NOT TOLD"))
+    for name, p in GPU_RACES.items():
+        race = Race(p, TCNConfig(kernel_size=7, dilations=(1, 2, 4, 8, 16, 32, 64, 128)), device)
+        why = race.train(threading.Event(), budget_s=STORY_S)
+        told = "tcn" in race.finished
+        missed += not told
+        fin = ", ".join(f"{k} at {v:.1f} s own compute" for k, v in sorted(race.finished.items(), key=lambda kv: kv[1]))
+        print(f"  TCN race: {name} (TCN k = 7, 8 blocks)\n    {why}; finished: {fin or 'nobody'}; "
+              f"{race.steps} steps in {race.wall:.1f} s" + ("" if told else "  - STORY NOT TOLD"))
+    return missed
 
 
 # -- every lesson headless (optional: needs nbclient and the widget stack) ---------------------------
@@ -422,7 +469,7 @@ def check(devices: tuple[str, str], only: list[str] | None = None, perturb: floa
 
 
 def table(devices, rows) -> str:
-    lines = [f"{'dashboard engine':<30} {devices[0] + ' steps/s':>14} {devices[1] + ' steps/s':>14} {'ratio':>7}  note"]
+    lines = ["Steps per second (TF32 off, as compared; the GPU presets below run with torch's defaults):",f"{'dashboard engine':<30} {devices[0] + ' steps/s':>14} {devices[1] + ' steps/s':>14} {'ratio':>7}  note"]
     for name, sa, sb, note in rows:
         if sa is None:
             lines.append(f"{name:<30} {'error':>14}")
@@ -437,6 +484,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", help="checks whose name contains one of these words")
     ap.add_argument("--lessons", action="store_true", help="also every lesson headless with SEQVIZ_DEVICE=cuda")
     ap.add_argument("--no-presets", action="store_true", help="skip the GPU presets' speed and memory")
+    ap.add_argument("--stories", action="store_true", help=f"also time each GPU preset's story (up to {STORY_S:.0f} s each)")
     ap.add_argument("--perturb", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     devices = tuple(d.strip() for d in args.devices.split(","))
@@ -457,6 +505,8 @@ def main(argv=None) -> int:
     print("\n" + table(devices, rows))
     if "cuda" in devices and not args.no_presets:
         bad += measure_gpu_presets(torch.device("cuda"))
+    if args.stories:
+        bad += stories(torch.device(devices[0]))
     if args.lessons:
         bad += run_lessons("cuda" if "cuda" in devices else devices[0])
     print(f"\n{'OK: every comparison agreed' if not bad else f'FAILED: {bad} disagreement(s) or error(s)'}")

@@ -91,3 +91,19 @@ def test_without_cuda_it_says_so_and_exits_0(capsys):
     assert G.main(["--devices", "cuda,cpu"]) == 0
     out = capsys.readouterr().out
     assert "No CUDA GPU here" in out and "nothing was run on a GPU" in out
+
+
+def test_stories_run_and_count_the_presets_that_missed(monkeypatch, capsys):
+    """The --stories stage on the CPU with tiny stand-ins for the GPU presets and a 3 s bound."""
+    import seqviz.experiments as X
+    import seqviz.experiments.race as R
+    from seqviz.experiments import GradFlowConfig
+    from seqviz.experiments.race import RacePreset
+
+    monkeypatch.setattr(X, "GPU_PRESETS", {"tiny adding": GradFlowConfig(T=10, hidden=8, probe_every=0)})
+    monkeypatch.setattr(R, "GPU_RACES", {"tiny race": RacePreset(T=10, hidden=8, channels=4)})
+    monkeypatch.setattr(G, "STORY_S", 3.0)
+    missed = G.stories(torch.device("cpu"))
+    out = capsys.readouterr().out
+    assert "gradient flow: tiny adding" in out and "TCN race: tiny race" in out
+    assert missed == out.count("STORY NOT TOLD") and 0 <= missed <= 2
