@@ -88,10 +88,12 @@ def _use_it(page):
     assert wait_until(page, lambda: "Paused" in status(page))
     cos = by_meta(page, "elmo_cos")["y"]
     assert cos[0] == pytest.approx(1.0) and min(cos[1:]) < 0.9999
-    mixed = by_meta(page, "elmo_mix")["y"][0]
+    assert "s0 = 0.33" in page_text(page)
     for _ in range(20):
         handle(page, "w₀ (embedding)").press("ArrowRight")
-    assert wait_until(page, lambda: by_meta(page, "elmo_mix")["y"][0] > mixed)
+    # softmax(2, 0, 0) = 0.79, 0.11, 0.11: the mixture now leans on the embedding layer
+    assert wait_until(page, lambda: "s0 = 0.79, s1 = 0.11, s2 = 0.11" in page_text(page))
+    assert len(by_meta(page, "elmo_mix")["y"]) == 1
     page.locator(".js-plotly-plot").nth(4).scroll_into_view_if_needed()
     screenshot(page, "embeddings_elmo")
     assert_no_error_text(page)

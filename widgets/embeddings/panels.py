@@ -152,6 +152,14 @@ def elmo_view(ctx: dict | None, w, gamma: float, history) -> dict:
     return fe.elmo_patch(ctx["cosine"], mixed, lm_step, lm_loss)
 
 
+def mix_view(ctx: dict | None, w, gamma: float) -> dict:
+    """Only the mixture's bar (the per-layer cosines and the loss curve stay)."""
+    if ctx is None:
+        return {"traces": {}, "layout": {}}
+    mixed, _ = E.mixture_cosine(ctx, w, gamma)
+    return {"traces": {"elmo_mix": {"x": ["mixture"], "y": [mixed], "text": [f"{mixed:.3f}"]}}, "layout": {}}
+
+
 def elmo_note(ctx: dict | None, w, gamma: float, steps: int) -> str:
     if ctx is None:
         return ""

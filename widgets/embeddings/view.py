@@ -172,7 +172,7 @@ class EmbeddingsDashboard(LiveDashboard):
         s.observe(on("project on the direction")(lambda _: self._hold(self.draw_bias)), "bias_pair")
         s.observe(on("compare the contexts")(lambda _: self._hold(lambda: self.draw_elmo(recompute=True))),
                   ["elmo_word", "sentence_a", "sentence_b"])
-        s.observe(on("mix the layers")(lambda _: self._hold(self.draw_elmo)), ["w0", "w1", "w2", "gamma"])
+        s.observe(on("mix the layers")(lambda _: self._hold(lambda: self.draw_elmo())), ["w0", "w1", "w2", "gamma"])
         self.corpus = None
         self.page(*self._layout())
         self.status.say("Loading the corpus and building the models...")
@@ -297,8 +297,8 @@ class EmbeddingsDashboard(LiveDashboard):
         if change["name"] == "corpus" and change["new"] == (self.corpus.key if self.corpus else None):
             return  # (put back after a failed load)
         label = "Corpus" if change["name"] == "corpus" else self.state.label(change["name"])
-        self.worker.pause()
         # at once: the loss curves of the old model go; the new model follows once that is drawn
+        # (the rebuild pauses training)
         self.panes["curves"].apply(P.empty_curves())
         self.status.say(f"{label} changed: building a new model...")
         when_drawn([self.panes["curves"]], self.guarded("rebuild the model")(lambda: self._rebuilt(label)),
@@ -553,5 +553,8 @@ class EmbeddingsDashboard(LiveDashboard):
                         self._ctx = E.contextual(run.models["bilm"], run.lm_vocab, d.elmo_word,
                                                  E.words_of(d.sentence_a), E.words_of(d.sentence_b))
         w = [s.w0, s.w1, s.w2]
-        self.panes["elmo"].apply(P.elmo_view(self._ctx, w, s.gamma, run.history["bilm"]))
+        if recompute:
+            self.panes["elmo"].apply(P.elmo_view(self._ctx, w, s.gamma, run.history["bilm"]))
+        else:  # a mixture slider: only the mixture's bar changes
+            self.panes["elmo"].apply(P.mix_view(self._ctx, w, s.gamma))
         self.elmo_note.value = P.elmo_note(self._ctx, w, s.gamma, run.steps)
