@@ -144,10 +144,20 @@ def move_a_control(page) -> bool:
 
 
 def shot(page, name: str) -> None:
+    """The window with the dashboard scrolled into view, and the whole dashboard (a tall window of the
+    same width: JupyterLab scrolls inside the notebook, so a plain shot holds one screenful)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     d = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .seqviz-dashboard").first
     d.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+    size = page.viewport_size
+    tall = page.evaluate("Math.ceil(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .seqviz-dashboard')"
+                         ".getBoundingClientRect().height) + 300")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(tall, 6000))})
+    try:
+        d.screenshot(path=str(SHOTS / f"{name}_dashboard.png"))
+    finally:
+        page.set_viewport_size(size)
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

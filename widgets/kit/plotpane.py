@@ -363,7 +363,7 @@ _CSS = r"""
 .seqviz-dashboard .widget-box, .seqviz-dashboard .widget-html, .seqviz-dashboard .widget-inline-hbox {
   min-width: 0 !important; max-width: 100%;
 }
-.seqviz-dashboard .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
+.seqviz-dashboard .widget-html-content { overflow-wrap: break-word; }
 .seqviz-plotpane { max-width: 100%; overflow: hidden; }
 .seqviz-tools { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
 .seqviz-tools .seqviz-tool { width: auto; padding: 0 10px; }
@@ -377,6 +377,10 @@ body.seqviz-presenter .seqviz-dashboard {
 }
 body.seqviz-presenter .seqviz-dashboard .widget-html-content { font-size: 19px; line-height: 1.35; }
 body.seqviz-presenter .seqviz-dashboard .modebar-container { display: none; }
+body.seqviz-presenter .seqviz-dashboard .seqviz-status { font-size: 24px !important; }
+body.seqviz-presenter .seqviz-dashboard .widget-label, body.seqviz-presenter .seqviz-dashboard .widget-toggle-button {
+  white-space: normal; text-overflow: clip; overflow: visible; line-height: 1.1; height: auto; min-height: var(--jp-widgets-inline-height);
+}
 """
 
 _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
