@@ -151,6 +151,9 @@ def test_bad_words_get_one_sentence_and_change_nothing(dash):
     d.c["word_set"].value = "my words"
     d.c["my_words"].value = "king queen xqzzy"
     assert "xqzzy" in d.status.text and list(trace(d, "space").text) == ["king", "queen"]
+    d.c["word_set"].value = "numbers"
+    d.c["my_words"].value = "king queen man"
+    assert d.state.word_set == "my words" and list(trace(d, "space").text) == ["king", "queen", "man"]
     d.c["elmo_word"].value = "river"
     assert "both sentences" in d.status.text
     d.c["elmo_word"].value = "bank"

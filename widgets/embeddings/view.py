@@ -166,7 +166,8 @@ class EmbeddingsDashboard(LiveDashboard):
         s.observe(on("change the learning rate")(self._lr), "lr")
         s.observe(on("redo the step")(lambda _: self._hold(self.draw_objective)), "eta")
         s.observe(on("show the words")(lambda _: self._hold(lambda: self.draw_space(refit=True, say=True))),
-                  ["word_set", "my_words"])
+                  "word_set")
+        s.observe(on("show your words")(self._my_words), "my_words")
         s.observe(on("find the neighbours")(lambda _: self._hold(self._word_changed)), "word")
         s.observe(on("solve the analogy")(lambda _: self._hold(self.draw_analogy)), ["a", "b", "c", "exclude_inputs"])
         s.observe(on("project on the direction")(lambda _: self._hold(self.draw_bias)), "bias_pair")
@@ -315,6 +316,16 @@ class EmbeddingsDashboard(LiveDashboard):
     def _pasted(self, _change) -> None:
         if self.state.corpus == "pasted":
             self.rebuild()
+        else:
+            self.status.say("Pasted text kept: choose “Pasted text” as the corpus to train on it.")
+
+    def _my_words(self, _change) -> None:
+        """Typed words are shown: the word set becomes "my words" (which draws them)."""
+        self.gate.hold()
+        if self.state.word_set != "my words":
+            self.state.word_set = "my words"
+        else:
+            self.draw_space(refit=True, say=True)
 
     def _sampler_knob(self, change) -> None:
         """Window, negatives, subsampling: the running sampler takes them at the next step."""
