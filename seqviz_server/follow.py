@@ -45,7 +45,8 @@ KEEP_ENDED_S = 600.0  # an ended share still answers "it ended" for 10 minutes
 MAX_SHARES = 200
 MAX_FOLLOWERS = 5000  # per share
 MAX_LOG = 400  # updates kept per pane since its last full figure (the kernel sends one every 50)
-BEHIND = 16  # unsent batches after which a follower is skipped and later resynchronised
+BEHIND = 16  # events waiting for a follower's connection, after which it is skipped, then resynchronised
+BEHIND_BYTES = 8 << 20  # ... or this many bytes
 PING_S = 15.0
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
@@ -316,7 +317,10 @@ class EventsHandler(_ReadOnly):
             raise tornado.web.HTTPError(503)
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("X-Accel-Buffering", "no")
-        self.share, self.behind, self.stale, self.gone = share, 0, False, False
+        self.share, self.stale, self.gone, self.closing = share, False, False, False
+        self.flushing = False  # one write in flight at a time (tornado resolves only the latest flush)
+        self.backlog: list[bytes] = []  # events waiting for it
+        self.backlog_bytes = 0
         self._done = tornado.locks.Event()
         share.followers.add(self)
         self.send(b"retry: 2000\n\n" + share.state())
@@ -325,12 +329,18 @@ class EventsHandler(_ReadOnly):
         await self._done.wait()
 
     def send(self, data: bytes) -> None:
-        if self.gone:
+        if self.gone or self.closing:
             return
-        if self.behind >= BEHIND:
-            self.stale = True  # skip; the whole state follows once it caught up
-            return
-        self.behind += 1
+        if not self.flushing:
+            self._write(data)
+        elif not self.stale:
+            self.backlog.append(data)
+            self.backlog_bytes += len(data)
+            if len(self.backlog) > BEHIND or self.backlog_bytes > BEHIND_BYTES:
+                self.backlog, self.backlog_bytes, self.stale = [], 0, True  # the whole state follows instead
+
+    def _write(self, data: bytes) -> None:
+        self.flushing = True
         try:
             self.write(data)
             fut = self.flush()
@@ -340,15 +350,28 @@ class EventsHandler(_ReadOnly):
         fut.add_done_callback(self._flushed)
 
     def _flushed(self, fut) -> None:
-        self.behind -= 1
-        if fut.exception() is not None:
+        self.flushing = False
+        if fut.cancelled() or fut.exception() is not None:
             self._gone()
-        elif self.stale and self.behind == 0 and not self.gone:
+            return
+        if self.gone:
+            return
+        if self.stale:
             self.stale = False
-            self.send(self.share.state())
+            self._write(self.share.state())  # (an ended share's state carries its sentence)
+        elif self.backlog:
+            data = b"".join(self.backlog)
+            self.backlog, self.backlog_bytes = [], 0
+            self._write(data)
+        elif self.closing:
+            self._gone()
 
     def close_soon(self) -> None:
-        self._gone()
+        """End the stream once what was sent to this follower (the end event) has gone out."""
+        if not self.closing:
+            self.closing = True
+            if not self.flushing:
+                self._gone()
 
     def _gone(self) -> None:
         if not self.gone:

@@ -100,25 +100,36 @@ def revive(v):
 class Follower:
     """Reads ``/follow/<code>/events`` in a thread; ``events`` is [(name, data dict)]."""
 
-    def __init__(self, url: str, code: str):
+    def __init__(self, url: str, code: str, paused: bool = False):
+        """``paused``: read nothing until ``resume()`` (a device that stopped reading)."""
         from urllib.parse import urlsplit
 
         u = urlsplit(url)
         self.events: list[tuple[str, dict]] = []
         self.raw: list[tuple[str, str]] = []
         self.lock = threading.Lock()
+        self.go = threading.Event()
+        if not paused:
+            self.go.set()
         self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        self.conn.connect()
         self.conn.request("GET", f"/follow/{code}/events")
         self.sock = self.conn.sock
-        self.resp = self.conn.getresponse()
-        self.http_status = self.resp.status
+        self.resp = self.conn.getresponse() if not paused else None
+        self.http_status = self.resp.status if self.resp is not None else None
         self.closed = False
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
+    def resume(self):
+        self.go.set()
+
     def _read(self):
         name, data = "message", []
+        self.go.wait()
         try:
+            if self.resp is None:
+                self.resp = self.conn.getresponse()
             while True:
                 line = self.resp.readline()
                 if not line:
