@@ -39,6 +39,7 @@ def test_embeddings_dashboard_in_the_browser(voila_url, page):
 
 def _use_it(page):
     assert wait_until(page, lambda: "8,612 words" in page_text(page) and len(by_meta(page, "space")["x"]) == 10)
+    assert wait_until(page, lambda: "Ready: 8,612 words" in status(page))  # the text set while the page opened
     assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 5
     assert len(by_meta(page, "space")["x"]) == 10 and len(by_meta(page, "obj_before")["y"]) == 6
     assert by_meta(page, "elmo_cos")["y"][0] == pytest.approx(1.0)

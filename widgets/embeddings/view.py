@@ -30,7 +30,7 @@ from seqviz.models.word2vec import keep_probability
 from widgets.embeddings import panels as P
 from widgets.embeddings.state import BIAS_PAIRS, REBUILD, SAMPLES, EmbeddingsState
 from widgets.kit import (EquationBox, LiveDashboard, PlotPane, bind_all, device_badge, show_running,
-                         training_buttons, warm_up_torch, when_drawn)
+                         page_link, training_buttons, warm_up_torch, when_drawn)
 
 STYLE = {"description_width": "150px"}
 WIDE = ipw.Layout(width="380px")
@@ -187,6 +187,21 @@ class EmbeddingsDashboard(LiveDashboard):
         finally:
             self.ready.set()
         self.guarded("follow the controls")(self._catch_up)()
+        self._resend_when_seen()
+
+    def _resend_when_seen(self, max_wait_s: float = 120.0) -> None:
+        """Text set in this thread while Voila was handing the page its widgets can miss the page (the
+        plot panes ask for their figure when drawn; HTML does not): once the page's heartbeat is heard,
+        send the text widgets' state again."""
+        link = page_link()
+        deadline = time.monotonic() + max_wait_s
+        while link.last_alive is None and time.monotonic() < deadline:
+            self._yield.wait(0.2)
+        if link.last_alive is None:
+            return  # no page (a test, a script)
+        for w in (self.status, self.info, self.settings, self.neigh, self.analogy, self.accuracy, self.obj_note,
+                  self.elmo_note):
+            w.send_state()
 
     def _catch_up(self) -> None:
         """Controls moved while the first build ran: follow them now (a rebuild, or the sampler and views)."""
