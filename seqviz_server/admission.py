@@ -15,8 +15,9 @@ machine a crowd slows everyone down together and nothing tells a student to wait
   a kernel whose page never reached its browser (the request was dropped mid-page) is shut down.
 - **closed tabs**: Voila's page asks for its kernel's shutdown when the tab closes, with the
   ``_xsrf`` cookie as its token, but Voila's page never set that cookie, so the request was refused
-  and the kernel waited for the 10-minute cull. The dashboard response sets it now. While someone
-  waits, a kernel whose page has been disconnected for ``SEQVIZ_RECLAIM_S`` (60 s) gives its place.
+  and the kernel waited for the 10-minute cull. The dashboard response sets it now. When the
+  place is needed (someone waits, or a newcomer finds the class full), a kernel whose page has been
+  disconnected for ``SEQVIZ_RECLAIM_S`` (60 s; a crashed tab, a test browser) gives its place.
 - **bad input**: a queue ticket is a random 128-bit token the server made (in the waiting page's
   cookie and, once admitted, its URL); anything else is ignored (the request queues or enters as
   a new arrival). Nothing a client sends sets its place. One address may hold at most
@@ -37,7 +38,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PER_KERNEL_MB = 300  # machine memory one dashboard kernel may take while training (measured ~140-220 MB, + headroom)
 PER_CORE = 15  # live dashboards per core (see README: 30 training at once on 2 cores)
@@ -259,7 +260,6 @@ class Admission:
         for t in list(self.queue.values()):
             if t.state == "waiting" and now - t.last_seen > lim.ticket_idle_s:
                 del self.queue[t.id]
-        reclaim = []
         for s in self.slots:
             if s.state != "live":
                 continue
@@ -268,11 +268,18 @@ class Admission:
                 s.connected_once, s.disconnected_at = True, None
             elif s.connected_once and s.disconnected_at is None:
                 s.disconnected_at = now
-            if (self.waiting() and s.disconnected_at is not None and lim.reclaim_s > 0
-                    and now - s.disconnected_at >= lim.reclaim_s):
-                reclaim.append(s.kernel_id)
+        reclaim = self.reclaimable() if self.waiting() else []
         self.admit()
         return reclaim
+
+    def reclaimable(self) -> list[str]:
+        """Kernels whose page has been disconnected for ``reclaim_s`` (a tab closed without its
+        shutdown request: a crash, a phone, a test browser): shut down when the place is needed."""
+        now, lim = self.clock(), self.limits
+        if lim.reclaim_s <= 0:
+            return []
+        return [s.kernel_id for s in self.slots if s.state == "live" and s.disconnected_at is not None
+                and now - s.disconnected_at >= lim.reclaim_s]
 
     # -- what the waiting page says -------------------------------------------------------
     def estimate_s(self, position: int) -> float | None:
@@ -417,6 +424,11 @@ def install(app, handlers: list) -> list:
                 return await super().get(path)
             ip = self.request.remote_ip or "?"
             ticket = self.get_argument(PARAM, None) or self.get_cookie(COOKIE)
+            if adm.free() <= 0 and not adm.waiting():  # full: first take back places of pages long gone
+                for kid in adm.reclaimable():
+                    app.log.info("seqviz admission: kernel %s disconnected for %.0f s, its place is needed: shut down",
+                                 kid, limits.reclaim_s)
+                    await _shutdown(kid)
             d = adm.arrive(ip, self.request.path, ticket)
             if d.kind == "refused":
                 self.set_status(429)
@@ -457,6 +469,8 @@ def install(app, handlers: list) -> list:
             if not raw:  # counts only: how full the class is (the benchmarks and tests read it)
                 self.finish(json.dumps({"state": "none", "open": len(adm.slots), "waiting": len(adm.waiting()),
                                         "cap": limits.max_kernels, "admitted": adm.admitted_total,
+                                        "connected": sum(x.connected_once and x.disconnected_at is None
+                                                         for x in adm.slots),
                                         "refused": adm.refused_total}))
                 return
             t = adm.look(raw, self.request.remote_ip or "?")

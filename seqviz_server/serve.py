@@ -9,6 +9,9 @@ Settings, and why (measured on a 2-core machine):
 - ``OMP_NUM_THREADS=1`` for every kernel: kernels spinning 2 OpenMP threads each on
   2 cores slowed training several hundred times.
 - idle kernels are culled: Voila does not shut down the kernel of a closed tab.
+- admission control (``seqviz_server/admission.py``): at most ``--max-kernels`` live dashboards
+  (default from cores and memory), a queue page above it, notebooks started a few at a time in
+  arrival order, and a closed tab's kernel shut down at once.
 - the ``seqviz`` template: the lab template minus its CDN icon font, plus a landing page.
 - plotly's JupyterLab extension is not loaded: it would parse a second plotly.js per page.
 - on Linux, kernels are forked from a server that has torch and the notebook stack imported
@@ -108,10 +111,15 @@ def main(argv=None) -> None:
                     help="executed kernels kept ready per dashboard (0 = off)")
     ap.add_argument("--ip", default=os.environ.get("SEQVIZ_IP", "127.0.0.1"),
                     help="address to listen on; 0.0.0.0 for a class following a teacher (/follow/<code>)")
+    ap.add_argument("--max-kernels", type=int, default=None,
+                    help="live dashboards at once, the rest wait in a queue (default from the machine; "
+                         "seqviz_server/admission.py)")
     a = ap.parse_args(argv)
     print(f"seqviz dashboards: http://{a.ip}:{a.port}/  (Ctrl+C to stop)", flush=True)
     os.chdir(ROOT)
     env = voila_env()
+    if a.max_kernels is not None:
+        env["SEQVIZ_MAX_KERNELS"] = str(a.max_kernels)
     fork = fork_enabled(env)
     if fork:  # its parent is this process, which becomes Voila below; it exits with Voila
         from seqviz_server.kernel_fork import SOCKET_ENV

@@ -15,6 +15,7 @@ from tornado.ioloop import IOLoop
 from voila.app import Voila
 
 from seqviz_server.follow import TOKEN_ENV, URL_ENV, FollowHub, follow_handlers
+from seqviz_server import admission  # the cap on dashboard kernels and its queue (issue 17)
 
 _ANY = ("", "0.0.0.0", "::", "127.0.0.1", "localhost")
 
@@ -28,7 +29,7 @@ class SeqvizVoila(Voila):
         return f"http://{host}:{self.port}{self.server_url.rstrip('/')}/"
 
     def init_handlers(self):
-        handlers = super().init_handlers()
+        handlers = admission.install(self, super().init_handlers())
         own = () if self.ip in _ANY else (self.ip,)
         self.hub = FollowHub(allowed_ips=own)
         os.environ[TOKEN_ENV] = self.hub.token

@@ -7,13 +7,12 @@ with a cap of 2, and count kernels from the server's own log.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -128,7 +127,8 @@ def test_disconnected_kernel_reclaimed_only_while_someone_waits():
     clock.t += 1
     adm.tick({"k1"}, {"k1": 0})  # the page went away
     clock.t += 120
-    assert adm.tick({"k1"}, {"k1": 0}) == []  # nobody waits: the 10-minute cull decides
+    assert adm.tick({"k1"}, {"k1": 0}) == []  # nobody waits: the kernel stays (the 10-minute cull decides)
+    assert adm.reclaimable() == ["k1"]  # what a new arrival that finds the class full takes back first
     adm.arrive("2.2.2.2", "/nb")
     assert adm.tick({"k1"}, {"k1": 0}) == ["k1"]
     # a page that never connected yet (still loading) is not reclaimed
@@ -136,7 +136,7 @@ def test_disconnected_kernel_reclaimed_only_while_someone_waits():
     adm2.bind(adm2.arrive("1.1.1.1", "/nb").slot, "k1")
     adm2.arrive("2.2.2.2", "/nb")
     clock2.t += 600
-    assert adm2.tick({"k1"}, {"k1": 0}) == []
+    assert adm2.tick({"k1"}, {"k1": 0}) == [] and adm2.reclaimable() == []
 
 
 def test_estimate_from_how_often_places_free():
@@ -343,6 +343,7 @@ def test_browser_closed_tab_frees_its_kernel_and_queue_page_takes_student_in(ser
     from tests.conftest import screenshot
 
     holder = Student(server)
+    late = Student(server)
     ctx1 = browser.new_context()
     ctx2 = browser.new_context()
     try:
@@ -364,10 +365,25 @@ def test_browser_closed_tab_frees_its_kernel_and_queue_page_takes_student_in(ser
         # the waiting page takes its student in by itself
         assert eventually(lambda: _connected(p2), 90, page=p2), p2.inner_text("body")[:300]
         screenshot(p2, "admission_admitted")
-    finally:
-        for pg in ctx1.pages + ctx2.pages:
-            pg.close(run_before_unload=True)
-        ctx1.close()
+        # p2's browser crashes (no shutdown request): once the place is needed, the kernel whose page
+        # has been disconnected for SEQVIZ_RECLAIM_S (2 s here) gives it up to the next student
+        kid2 = p2.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+        # the server has seen the page's widget manager connected (holder never connects a page)
+        assert eventually(lambda: server.counts()["connected"] == 1, 60, interval=0.3)
         ctx2.close()
-        _empty(server, (holder,))
+
+        def late_in():
+            r = late.open()
+            return r.headers.get("X-Seqviz-Admission") == "in" and "tiny dashboard 42" in r.text
+
+        assert eventually(late_in, 60, interval=1.0)
+        assert requests.get(server.url + f"api/kernels/{kid2}", timeout=10).status_code == 404
+        assert holder.kernel_alive()  # never connected a page (still loading, as far as the server knows): kept
+    finally:
+        for ctx in (ctx1, ctx2):
+            with contextlib.suppress(Exception):  # (ctx2 may be closed already)
+                for pg in ctx.pages:
+                    pg.close(run_before_unload=True)
+                ctx.close()
+        _empty(server, (holder, late))
         assert eventually(lambda: server.counts()["open"] == 0, 60)
