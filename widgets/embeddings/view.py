@@ -10,8 +10,8 @@ What each control draws (the first changed frame is always its own small pane or
   and the ring in the space pane;
 - a, b, c, exclude inputs: the analogy panel; direction: the bias pane;
 - the ELMo word, sentences, w₀..w₂ and γ: the ELMo pane.
-While word2vec trains: curves 5 a second, the space 3 a second (axes refitted every 5 s of
-training, signs kept), the tables, bias and objective once a second, the analogy accuracy every 2 s.
+While word2vec trains: curves 5 a second, the space 3 a second (axes refitted at 1, 2, 4, 8 s
+of training, then every 10 s, signs kept), the tables, bias and objective once a second, the analogy accuracy every 2 s.
 """
 
 from __future__ import annotations
