@@ -230,13 +230,24 @@ def kernel_cost(seconds: float, rounds: int) -> list[dict]:
 
 
 def niced_chromium(nice: int) -> str:
-    """A launcher that starts Chromium at ``nice``: every process and thread it starts inherits it
-    (renicing a running process on Linux changes one thread only)."""
+    """A launcher that starts Chromium in a session of its own whose scheduling group runs at
+    ``nice`` (Linux autogroups: a process's nice only ranks it inside its session's group, and
+    Chromium resets its renderers' nice itself, so the group's nice is what holds)."""
     exe = os.environ.get("SEQVIZ_CHROMIUM", "/usr/bin/chromium")
     path = Path("/tmp") / f"seqviz-bench-chromium-nice{nice}.sh"
-    path.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} "{exe}" "$@"\n')
+    path.write_text("#!/bin/sh\n"
+                    f"exec setsid --wait sh -c 'echo {int(nice)} > /proc/self/autogroup 2>/dev/null; "
+                    f"exec nice -n {int(nice)} \"$0\" \"$@\"' \"{exe}\" \"$@\"\n")
     path.chmod(0o755)
     return str(path)
+
+
+def own_group(pid: int, nice: int) -> None:
+    """Put a process started with start_new_session=True in a scheduling group at ``nice``."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(int(nice)))
+    except OSError:
+        pass
 
 
 def shared_phase(b, base, page, procs, a, name: str, fb, teacher_pids: set) -> dict:
@@ -254,7 +265,8 @@ def shared_phase(b, base, page, procs, a, name: str, fb, teacher_pids: set) -> d
     rss0 = server.memory_info().rss
     child = subprocess.Popen([sys.executable, __file__, "--crowd", address, f"--followers={a.followers}"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                             preexec_fn=lambda: os.nice(a.nice))  # every thread inherits it
+                             preexec_fn=lambda: os.nice(a.nice), start_new_session=True)
+    own_group(child.pid, a.nice)
     t_c = time.time()
     connected = json.loads(child.stdout.readline())["connected"]
     print(f"  {connected} lightweight followers connected in {time.time() - t_c:.1f} s", flush=True)

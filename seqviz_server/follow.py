@@ -23,6 +23,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import json
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 
 import tornado.locks
 import tornado.web
-from tornado.ioloop import PeriodicCallback
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 TOKEN_ENV = "SEQVIZ_FOLLOW_TOKEN"  # the server's token: kernels it starts inherit it
 URL_ENV = "SEQVIZ_FOLLOW_URL"  # where kernels reach this server (loopback)
@@ -48,6 +49,7 @@ MAX_LOG = 400  # updates kept per pane since its last full figure (the kernel se
 BEHIND = 16  # events waiting for a follower's connection, after which it is skipped, then resynchronised
 BEHIND_BYTES = 8 << 20  # ... or this many bytes
 PING_S = 15.0
+FAN_SLICE = 25  # followers written to between two turns of the server's loop
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
 SENTENCES = {
@@ -107,7 +109,9 @@ class Share:
     ended: str | None = None
     ended_at: float = 0.0
     followers: set = field(default_factory=set)
-    published: int = 0  # batches received (tests, benchmarks)
+    published: int = 0  # batches received: the sequence number of the last one (a state includes it)
+    _outbox: list = field(default_factory=list)  # (seq, event bytes, ends?) waiting for the fan-out
+    _fanning: bool = False
 
     def state(self) -> bytes:
         """Everything a follower needs to draw the current frame: built from stored JSON text."""
@@ -163,9 +167,32 @@ class Share:
             return
         self.ended, self.ended_at = why, time.monotonic()
         msg = sse("end", json.dumps({"why": why, "sentence": SENTENCES.get(why, SENTENCES["stopped"])}))
-        for f in list(self.followers):
-            f.send(msg)
-            f.close_soon()
+        self.fan_out(msg, ends=True)
+
+    def fan_out(self, msg: bytes, ends: bool = False) -> None:
+        """Send ``msg`` to every follower, in order after what is already waiting, a slice of
+        followers at a time: the server's loop (which also carries the teacher's own page) never
+        waits behind a whole class. A follower that joined after this batch (its state holds it)
+        is skipped."""
+        self._outbox.append((self.published, msg, ends))
+        if not self._fanning:
+            self._fanning = True
+            IOLoop.current().spawn_callback(self._fan)
+
+    async def _fan(self) -> None:
+        try:
+            while self._outbox:
+                seq, msg, ends = self._outbox.pop(0)
+                followers = list(self.followers)
+                for i in range(0, len(followers), FAN_SLICE):
+                    for f in followers[i:i + FAN_SLICE]:
+                        if f.joined_at < seq or ends:
+                            f.send(msg)
+                            if ends:
+                                f.close_soon()
+                    await asyncio.sleep(0)
+        finally:
+            self._fanning = False
 
 
 class FollowHub:
@@ -290,8 +317,7 @@ class PublishHandler(_KernelOnly):
         except (ValueError, UnicodeDecodeError) as e:
             raise tornado.web.HTTPError(400, str(e)[:100]) from None
         if msg is not None:
-            for f in list(share.followers):
-                f.send(msg)
+            share.fan_out(msg)
         self.finish({"n": len(share.followers), "resync": resync})
 
 
@@ -322,6 +348,7 @@ class EventsHandler(_ReadOnly):
         self.backlog: list[bytes] = []  # events waiting for it
         self.backlog_bytes = 0
         self._done = tornado.locks.Event()
+        self.joined_at = share.published  # the state below holds every batch up to this one
         share.followers.add(self)
         self.send(b"retry: 2000\n\n" + share.state())
         if share.ended:
