@@ -98,7 +98,9 @@ def main() -> None:
             t0 = time.perf_counter()
             PAGE.get_by_role("button", name=button).first.click()
             print(f"run {r + 1}: {solve(t0, a.limit)}", flush=True)
-            PAGE.get_by_role("button", name="Pause").first.click()
+            pause = PAGE.get_by_role("button", name="Pause").first
+            if pause.is_enabled():  # (a race that finished has nothing to pause)
+                pause.click()
             PAGE.wait_for_timeout(1500)
             PAGE.set_viewport_size({"width": 1400, "height": 4300})
             PAGE.screenshot(path=str(HERE.parent / "artifacts" / f"solve{a.lesson}_{r + 1}.png"), full_page=True)
