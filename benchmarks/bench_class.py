@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from tests.conftest import stop_process_group  # noqa: E402
 
 NOTEBOOK = "03_rnn_bptt.ipynb"
 ERRORS = ("Traceback", "Error:", "There was an error when executing cell")
@@ -75,11 +76,7 @@ def serve(**env_extra):
         time.sleep(4)  # let the fork server finish its preload (it announces itself in the log)
         yield base, proc.pid
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, 30)
         log.close()
 
 

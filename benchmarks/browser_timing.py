@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seqviz_server.serve import serve_command, voila_env  # noqa: E402
+from tests.conftest import stop_process_group  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -65,12 +66,7 @@ def serve(port: int | None = None, preheat: int = 0):
                 time.sleep(0.3)
         yield Served(url, proc.pid)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # Voila ignores SIGINT when started from a script
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_process_group(proc, 20)
 
 
 @contextlib.contextmanager

@@ -53,6 +53,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process_group(proc, wait_s: float = 15) -> None:
+    """SIGTERM to the process group ``proc`` leads (Voila, JupyterLab and the hub ignore SIGINT when
+    started from a script), SIGKILL if it has not exited after ``wait_s`` seconds."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
 class Served(str):
     """The base URL, carrying the Voila server's pid."""
 
@@ -87,11 +98,7 @@ def voila_url():
         proc.kill()
         pytest.fail("Voila did not answer within 60 s; see artifacts/voila-test.log")
     yield Served(url, proc.pid)
-    os.killpg(proc.pid, signal.SIGTERM)  # Voila ignores SIGINT when started from a script
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_process_group(proc, 15)
     log.close()
 
 

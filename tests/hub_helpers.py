@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from tests.conftest import stop_process_group
+
 ROOT = Path(__file__).resolve().parent.parent
 CHP_VERSION = "5.3.0"  # keep in step with .ci/run
 CHP = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -97,9 +99,5 @@ def running_hub(state: Path, cull_timeout: int = 1800, cull_every: int = 60, log
                 if u.get("servers"):
                     hub.api("DELETE", f"users/{u['name']}/server")
             eventually(lambda: not any(u.get("servers") for u in hub.api("GET", "users").json()), 30, interval=0.5)
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, 30)
         log.close()

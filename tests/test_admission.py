@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from seqviz_server.admission import TICKET_RE, Admission, Limits, default_limits, waiting_sentence
-from tests.conftest import ROOT, eventually, free_port
+from tests.conftest import ROOT, eventually, free_port, stop_process_group
 
 
 class Clock:
@@ -217,11 +217,7 @@ def server(tmp_path_factory):
             return requests.get(base + "seqviz-queue/status", timeout=10).json()
 
     yield S
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_process_group(proc, 20)
     log.close()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHOTS, eventually, free_port
+from tests.conftest import SHOTS, eventually, free_port, stop_process_group
 
 pytestmark = pytest.mark.browser
 
@@ -61,11 +61,7 @@ def lab_url(tmp_path_factory):
 
     assert eventually(answers, 90, interval=0.3), "JupyterLab did not answer; see artifacts/jupyterlab-test.log"
     yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_process_group(proc, 20)
     log.close()
 
 

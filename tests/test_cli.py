@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import eventually, free_port
+from tests.conftest import eventually, free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted(p.name for p in (ROOT / "lessons").glob("*.ipynb"))
@@ -71,11 +71,7 @@ def test_seqviz_serves_the_landing_page_from_the_installed_package(installed):
         assert len(js) > 1_000_000  # plotly.js, offline, next to the installed template
         assert sorted(p.name for p in (tmp / "home" / "lessons").glob("*.ipynb")) == LESSONS
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, 15)
         log.close()
 
 
@@ -115,9 +111,5 @@ def test_seqviz_lab_starts_jupyterlab_in_that_folder(installed):
         assert eventually(lambda: contents() is not None, 60, interval=0.3), (tmp / "lab.log").read_text()[-2000:]
         assert sorted(c["name"] for c in contents()["content"] if c["name"].endswith(".ipynb")) == LESSONS
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, 15)
         log.close()

@@ -23,12 +23,7 @@ from widgets.embeddings.view import EmbeddingsDashboard
 
 def dashboard(**knobs) -> EmbeddingsDashboard:
     """The dashboard; keyword arguments set state traits, e.g. ``window=2, word="king"``."""
-    state = EmbeddingsState()
-    for k, v in knobs.items():
-        if not state.has_trait(k) or k == "note":
-            raise ValueError(f"Unknown setting {k!r}; use one of "
-                             f"{', '.join(n for n in state.trait_names() if n != 'note')}.")
-        setattr(state, k, v)
+    state = EmbeddingsState.from_knobs(knobs)
     return EmbeddingsDashboard(state)
 
 

@@ -20,12 +20,8 @@ from widgets.forecasting.view import ForecastingDashboard
 
 def dashboard(**knobs) -> ForecastingDashboard:
     """The dashboard; keyword arguments set state traits, e.g. ``series="co2"``, ``w=26``."""
+    ForecastingState.check_knobs(knobs, derived=("t_lo", "t_hi", "n_rows"))
     state = ForecastingState()
-    derived = ("t_lo", "t_hi", "n_rows", "note")
-    for k, v in knobs.items():
-        if not state.has_trait(k) or k in derived:
-            raise ValueError(f"Unknown setting {k!r}; use one of "
-                             f"{', '.join(n for n in state.trait_names() if n not in derived)}.")
     if knobs.get("series") in DEFAULTS:  # the series' own window and season unless given
         state.w, state.m = DEFAULTS[knobs["series"]]
     for k, v in knobs.items():

@@ -97,6 +97,25 @@ class CheckedState(tl.HasTraits):
     def label(self, name: str) -> str:
         return self.LABELS.get(name, name.replace("_", " "))
 
+    @classmethod
+    def check_knobs(cls, knobs: dict, derived: tuple = ()) -> None:
+        """Raise ``ValueError`` naming the knobs there are when ``knobs`` holds a name that is not one
+        (``derived`` traits, computed by the state, are not knobs; nor is ``note``)."""
+        hidden = {"note", *derived}
+        knobs_there = [n for n in cls.class_trait_names() if n not in hidden]
+        for k in knobs:
+            if k not in knobs_there:
+                raise ValueError(f"Unknown setting {k!r}; use one of {', '.join(knobs_there)}.")
+
+    @classmethod
+    def from_knobs(cls, knobs: dict, derived: tuple = ()):
+        """A state with ``knobs`` set (each through its check), after ``check_knobs``."""
+        cls.check_knobs(knobs, derived)
+        state = cls()
+        for k, v in knobs.items():
+            setattr(state, k, v)
+        return state
+
     def limits(self, name: str) -> tuple:
         r = self.RANGES[name]
         return r(self) if callable(r) else r

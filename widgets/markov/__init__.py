@@ -23,12 +23,7 @@ from widgets.markov.view import MarkovDashboard
 
 def dashboard(**knobs) -> MarkovDashboard:
     """The dashboard; keyword arguments set state traits, e.g. ``corpus="brown", level="word", order=2``."""
-    state = MarkovState()
-    for k, v in knobs.items():
-        if not state.has_trait(k) or k == "note":
-            raise ValueError(f"Unknown setting {k!r}; use one of "
-                             f"{', '.join(n for n in state.trait_names() if n != 'note')}.")
-        setattr(state, k, v)
+    state = MarkovState.from_knobs(knobs)
     return MarkovDashboard(state)
 
 

@@ -24,12 +24,7 @@ from widgets.receptive_field.view import ReceptiveFieldDashboard
 
 def dashboard(**knobs) -> ReceptiveFieldDashboard:
     """The dashboard; keyword arguments set state traits, e.g. ``kernel_size=2, n_blocks=4``."""
-    state = ReceptiveFieldState()
-    for k, v in knobs.items():
-        if not state.has_trait(k) or k == "t_max":
-            raise ValueError(f"Unknown setting {k!r}; use one of "
-                             f"{', '.join(n for n in state.trait_names() if n not in ('note', 't_max'))}.")
-        setattr(state, k, v)
+    state = ReceptiveFieldState.from_knobs(knobs, derived=('t_max',))
     return ReceptiveFieldDashboard(state)
 
 
