@@ -341,10 +341,16 @@ class EventsHandler(_ReadOnly):
             raise tornado.web.HTTPError(404)
         if len(share.followers) >= MAX_FOLLOWERS:
             raise tornado.web.HTTPError(503)
-        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.set_header("X-Accel-Buffering", "no")
+        # The stream is written raw (no chunked encoding, the body ends when the connection does):
+        # the same bytes go to every follower without a copy per follower.
+        self._auto_finish = False
+        self.stream = self.request.connection.detach()
+        self.stream.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+                          b"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                          b"X-Accel-Buffering: no\r\nConnection: close\r\n\r\n")
+        self.stream.set_close_callback(self._gone)
         self.share, self.stale, self.gone, self.closing = share, False, False, False
-        self.flushing = False  # one write in flight at a time (tornado resolves only the latest flush)
+        self.flushing = False  # one write in flight at a time; later events wait in the backlog
         self.backlog: list[bytes] = []  # events waiting for it
         self.backlog_bytes = 0
         self._done = tornado.locks.Event()
@@ -354,6 +360,7 @@ class EventsHandler(_ReadOnly):
         if share.ended:
             self.close_soon()
         await self._done.wait()
+        self.stream.close()
 
     def send(self, data: bytes) -> None:
         if self.gone or self.closing:
@@ -369,8 +376,7 @@ class EventsHandler(_ReadOnly):
     def _write(self, data: bytes) -> None:
         self.flushing = True
         try:
-            self.write(data)
-            fut = self.flush()
+            fut = self.stream.write(data)
         except Exception:  # noqa: BLE001 - closed under us
             self._gone()
             return
@@ -400,15 +406,15 @@ class EventsHandler(_ReadOnly):
             if not self.flushing:
                 self._gone()
 
-    def _gone(self) -> None:
+    def on_connection_close(self) -> None:
+        if hasattr(self, "share"):
+            self._gone()
+
+    def _gone(self) -> None:  # (also the stream's close callback)
         if not self.gone:
             self.gone = True
             self.share.followers.discard(self)
             self._done.set()
-
-    def on_connection_close(self) -> None:
-        if hasattr(self, "share"):
-            self._gone()
 
 
 class PageHandler(_ReadOnly):
