@@ -300,3 +300,20 @@ def test_a_bad_value_set_inside_hold_trait_notifications_is_corrected_too():
     assert (s.T, s.cell) == (50, "lstm")
     assert "finite" in s.corrections["T"] and "zz" in s.corrections["cell"]
     assert Held(T=float("nan")).T == 100  # at construction: the trait's default
+
+
+def test_pause_for_a_rebuild_skips_the_final_refresh_of_the_old_models():
+    """``pause(rebuild=True)``: the caller draws the new models next, so the thread ends without
+    ``on_end`` (nothing to wait for) and without a sentence; the buttons still learn it stopped;
+    the next ordinary Pause runs ``on_end`` again."""
+    status, ended, running = StatusLine(), [], []
+    w = TrainingWorker("test-rebuild", status, on_running=running.append)
+    w.start(a_step, on_end=ended.append)
+    status.say("Rebuilt: press Train.", "info")
+    assert w.pause(rebuild=True) and not w.running
+    assert ended == [] and running[-1] is False and status.text.startswith("Rebuilt")
+    w.start(a_step, on_end=ended.append)
+    assert w.pause() and ended == ["stopped"] and status.text.startswith("Paused")
+    assert not w.pause(rebuild=True)  # nothing running: nothing to skip
+    w.one_step(a_step, on_end=ended.append)
+    assert ended[-1] == "one step"

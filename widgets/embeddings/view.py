@@ -276,7 +276,7 @@ class EmbeddingsDashboard(LiveDashboard):
     def rebuild(self, message: str | None = None, lm: bool = True) -> None:
         """A new word2vec model (and, with ``lm``, language model) for the knobs; every view redrawn."""
         with self._lock:
-            self.worker.pause()
+            self.worker.pause(rebuild=True)  # no final refresh of the old model to wait for
             before = self.corpus
             if not self._load_corpus() and self.corpus is None:
                 self.state.corpus = "brown"

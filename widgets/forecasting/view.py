@@ -146,7 +146,7 @@ class ForecastingDashboard(LiveDashboard):
         """A new experiment from the knobs (training stops); every view redrawn (the series pane
         first, the rest once it is drawn, unless ``first``)."""
         with self._lock:
-            self.worker.pause()
+            self.worker.pause(rebuild=True)  # no final refresh of the old experiment to wait for
             exp = self._make(series_changed and not first)
             self.exp, self._horizon, self._live_fold = exp, None, -1
             s = self.state

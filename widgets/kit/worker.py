@@ -84,6 +84,7 @@ class TrainingWorker:
         self.on_running = on_running  # called with True / False when training starts / ends (buttons)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._quiet_end = False  # set by pause(rebuild=True): the ending thread draws and says nothing
         self.last_end = ""  # why the last training ended (train_loop's answer, "page closed", "failed: ...")
         for old in list(_LIVE.setdefault(kind, weakref.WeakSet())):
             with contextlib.suppress(Exception):
@@ -110,6 +111,7 @@ class TrainingWorker:
             self.status.say("Already training; press Pause to stop.", "info")
             return False
         self._stop = threading.Event()
+        self._quiet_end = False
         stop = self._stop
 
         def after(result):
@@ -141,6 +143,10 @@ class TrainingWorker:
         return True
 
     def _finish(self, why: str, on_end) -> None:
+        if self._quiet_end:  # paused for a rebuild: it draws and says everything
+            if self.on_running:
+                self.on_running(False)
+            return
         said = None
         if on_end is not None:
             try:
@@ -159,6 +165,7 @@ class TrainingWorker:
             self.status.say("Pause training before taking single steps.", "warn")
             return
         why = "stopped"
+        self._quiet_end = False
         try:
             step()
         except Diverged as e:
@@ -172,9 +179,13 @@ class TrainingWorker:
             if said:
                 self.status.say(said, "info")
 
-    def pause(self, timeout: float = 10.0) -> bool:
-        """Stop training (if it runs) and wait for the thread; returns whether it was running."""
+    def pause(self, timeout: float = 10.0, rebuild: bool = False) -> bool:
+        """Stop training (if it runs) and wait for the thread; returns whether it was running.
+        ``rebuild``: the caller builds new models and draws every view next, so the thread ends
+        without ``on_end`` (no final refresh of the old models to wait for) and without a sentence."""
         was = self.running
+        if rebuild and was:
+            self._quiet_end = True
         self._stop.set()
         t = self._thread
         if t is not None and t is not threading.current_thread():
