@@ -381,6 +381,10 @@ body.seqviz-presenter .seqviz-dashboard .seqviz-status { font-size: 24px !import
 body.seqviz-presenter .seqviz-dashboard .widget-label, body.seqviz-presenter .seqviz-dashboard .widget-toggle-button {
   white-space: normal; text-overflow: clip; overflow: visible; line-height: 1.1; height: auto; min-height: var(--jp-widgets-inline-height);
 }
+body.seqviz-presenter .seqviz-dashboard .widget-checkbox { width: auto !important; min-width: 0; }
+body.seqviz-presenter .seqviz-dashboard .widget-label-basic, body.seqviz-presenter .seqviz-dashboard .widget-label-basic span {
+  white-space: normal; text-overflow: clip; overflow: visible; width: auto; max-width: none;
+}
 """
 
 _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
