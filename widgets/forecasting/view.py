@@ -286,20 +286,21 @@ class ForecastingDashboard(LiveDashboard):
         s = self.state
         self.panes["series"].apply(P.window_view(self.exp, s.t, s.fold))
         self.pairs.value = P.pairs_html(self.exp, s.t)
-        self._paths_later()
+        self._paths_later("series")
 
     def _horizon_moved(self, _change=None) -> None:
         self.gate.hold()
         self._draw_horizon()
-        self._paths_later()
+        self._paths_later("horizon")
 
-    def _paths_later(self) -> None:
-        """The free-running forecasts (the networks run H times each) once the first pane is drawn."""
+    def _paths_later(self, first: str) -> None:
+        """The free-running forecasts (the networks run H times each) once the pane the control drew
+        first is drawn (not every pane: while training the others are often still drawing)."""
         def paths():
             s, exp = self.state, self.exp
             self.panes["series"].apply(P.paths_view(exp, s.t, s.horizon))
 
-        when_drawn(list(self.panes.values()), self.guarded("draw the free-running forecasts")(paths),
+        when_drawn([self.panes[first]], self.guarded("draw the free-running forecasts")(paths),
                    key=(id(self), "paths"))
 
     def _fold_moved(self, _change=None) -> None:
