@@ -151,7 +151,8 @@ def test_stop_and_a_dead_kernel_each_give_followers_their_sentence(server):
     finally:
         f.close()
     # a kernel killed without a word: its process is gone, the server notices by itself
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # (a stand-in kernel: a process that lives until it is killed, blocked reading its stdin)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     share = server.call(lambda: server.hub.create("t", ["p0"], proc.pid))
     f2 = Follower(server.url, share.code)
     try:
