@@ -196,6 +196,13 @@ def screenshot(page, name: str):
 
 # -- helpers for widget tests (plain pytest, no browser) ---------------------------------
 
+def dashboard_trace(d, tag: str):
+    """Widget tests: the one trace tagged ``tag`` (its ``meta``) in any of dashboard ``d``'s panes."""
+    found = [tr for p in d.panes.values() for tr in p.figure.data if tr.meta == tag]
+    assert len(found) == 1, f"{len(found)} traces tagged {tag!r}"
+    return found[0]
+
+
 def eventually(cond, timeout: float = 30.0, page=None, interval: float = 0.05) -> bool:
     """The one polling helper of the suite: True as soon as ``cond()`` is true, False after
     ``timeout`` seconds. With ``page`` (Playwright), the wait lets the page's events run; a

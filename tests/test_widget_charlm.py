@@ -5,19 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from seqviz.figures.patch import trace_index
 from seqviz.models.charlm import END
 from tests.conftest import eventually, wait_for, workers_alive
+from tests.conftest import dashboard_trace as trace
 from widgets.charlm import dashboard
 from widgets.charlm.view import MAX_SAMPLES
 
 
-def trace(d, tag):
-    for pane in d.panes.values():
-        idx = trace_index(pane.figure)
-        if tag in idx:
-            return pane.figure.data[idx[tag]]
-    raise KeyError(tag)
 
 
 def layout(d, pane):

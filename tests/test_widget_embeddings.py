@@ -12,13 +12,10 @@ import pytest
 
 from seqviz.models import word2vec as W
 from tests.conftest import wait_for, workers_alive
+from tests.conftest import dashboard_trace as trace
 from widgets.embeddings import dashboard
 
 
-def trace(d, tag):
-    found = [tr for p in d.panes.values() for tr in p.figure.data if tr.meta == tag]
-    assert len(found) == 1, f"{len(found)} traces tagged {tag!r}"
-    return found[0]
 
 
 def no_traceback(d):

@@ -13,15 +13,12 @@ from seqviz.data import series as S
 from seqviz.experiments import forecasting as fc
 from seqviz.figures.forecasting import PREDICT, TRAIN
 from tests.conftest import wait_for, workers_alive
+from tests.conftest import dashboard_trace as trace
 from widgets.forecasting import dashboard
 
 SMALL = dict(hidden=8, channels=8, fit_steps=40, fold_steps=4)
 
 
-def trace(d, tag):
-    found = [tr for p in d.panes.values() for tr in p.figure.data if tr.meta == tag]
-    assert len(found) == 1, f"{len(found)} traces tagged {tag!r}"
-    return found[0]
 
 
 def numbers(v):

@@ -9,20 +9,14 @@ import pytest
 import torch
 
 from seqviz.experiments.gradflow import model_configs
-from seqviz.figures.patch import trace_index
 from seqviz.models.recurrent import build_recurrent
 from tests.conftest import wait_for, workers_alive
+from tests.conftest import dashboard_trace as trace
 from widgets.gradient_flow import GradientFlowDashboard, GradientFlowState, dashboard
 
 FLOOR = 1e-40
 
 
-def trace(d, tag):
-    for pane in d.panes.values():
-        idx = trace_index(pane.figure)
-        if tag in idx:
-            return pane.figure.data[idx[tag]]
-    raise KeyError(tag)
 
 
 def arr(v):

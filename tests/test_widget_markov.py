@@ -13,13 +13,10 @@ import pytest
 from seqviz.data import corpora
 from seqviz.models.ngram import BOS, EOS, UNK
 from tests.conftest import wait_for
+from tests.conftest import dashboard_trace as trace
 from widgets.markov import MarkovDashboard, dashboard
 
 
-def trace(d, tag):
-    found = [tr for p in d.panes.values() for tr in p.figure.data if tr.meta == tag]
-    assert len(found) == 1, f"{len(found)} traces tagged {tag!r}"
-    return found[0]
 
 
 def text(widget) -> str:

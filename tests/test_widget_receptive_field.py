@@ -15,14 +15,10 @@ from seqviz.figures.tcn import PANES
 from seqviz.models.tcn import TCNConfig, build_tcn, count_parameters, doubling
 from seqviz.probes import receptive as R
 from tests.conftest import wait_for, workers_alive
+from tests.conftest import dashboard_trace as trace
 from widgets.receptive_field import ReceptiveFieldDashboard, dashboard
 
 
-def trace(d, tag):
-    """The trace tagged ``tag`` (its meta), searched in every pane as a browser would."""
-    found = [tr for p in d.panes.values() for tr in p.figure.data if tr.meta == tag]
-    assert len(found) == 1, f"{len(found)} traces tagged {tag!r}"
-    return found[0]
 
 
 def no_traceback(d):
