@@ -147,9 +147,15 @@ def user_run(model: nn.Module, batches: Any, loss_fn: Callable | None = None,
 
     cfg = TrainConfig(batch_size=batch_size, lr=float(optimizer.param_groups[0]["lr"]) if optimizer else lr,
                       optimizer="adam", clip=clip, probe_every=probe_every, seed=seed)
-    run = Run({name: model}, source, loss, cfg, probe_fn=probe_fn)
     # One batch through, up front: a misfit is said before anything trains (no update is made).
-    x, y = source(torch.Generator().manual_seed(int(seed)))
+    # That batch is the first one trained on, so a list or a DataLoader loses none.
+    first = [source(torch.Generator().manual_seed(int(seed)))]
+
+    def batches_from_the_first(gen):
+        return first.pop() if first else source(gen)
+
+    run = Run({name: model}, batches_from_the_first, loss, cfg, probe_fn=probe_fn)
+    x, y = first[0]
     require_same_device(model, x, y)
     was = model.training
     try:
