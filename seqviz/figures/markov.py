@@ -42,7 +42,7 @@ def next_skeleton() -> go.Figure:
         go.Bar(x=[], y=[], meta="smoothed", name="smoothed: (count + α) / (count(context) + αV)",
                marker_color=COLORS["lstm"])])
     return apply_theme(fig, height=360, barmode="group", yaxis_title="p(next token | context)",
-                       margin=dict(l=70, r=20, t=90, b=60), showlegend=True, title=dict(text="", x=0, font_size=15))
+                       margin=dict(l=70, r=20, t=90, b=60), showlegend=True, title=dict(text="", x=0, xref="paper", font_size=15))
 
 
 def next_patch(dist: dict, vocab: list[str], alpha: float, top: int = TOP) -> dict:
@@ -76,7 +76,7 @@ def chain_skeleton() -> go.Figure:
                    marker=dict(symbol="x", size=14, color=COLORS["rnn"]), text=[], textposition="top center",
                    textfont=dict(color=COLORS["rnn"]))])
     return apply_theme(fig, height=360, barmode="group", yaxis_title="−log₂ p (bits)",
-                       margin=dict(l=70, r=20, t=100, b=60), showlegend=True, title=dict(text="", x=0, font_size=15),
+                       margin=dict(l=70, r=20, t=100, b=60), showlegend=True, title=dict(text="", x=0, xref="paper", font_size=15),
                        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
 
