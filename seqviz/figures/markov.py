@@ -76,7 +76,7 @@ def chain_skeleton() -> go.Figure:
                    marker=dict(symbol="x", size=14, color=COLORS["rnn"]), text=[], textposition="top center",
                    textfont=dict(color=COLORS["rnn"]))])
     return apply_theme(fig, height=360, barmode="group", yaxis_title="−log₂ p (bits)",
-                       margin=dict(l=70, r=20, t=100, b=60), showlegend=True, title=dict(text="", x=0, xref="paper", font_size=15),
+                       margin=dict(l=70, r=20, t=118, b=60), showlegend=True, title=dict(text="", x=0, xref="paper", font_size=15),
                        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
 
