@@ -6,6 +6,7 @@
   environment) it builds nothing and returns one line saying the call runs in JupyterLab: Voila
   runs only the lessons' own cells, never a visitor's code, and a projected lesson should not
   start a second model;
+- the view it returns carries the CSS class ``seqviz-yours`` (tests find it in the page);
 - a module or data that does not fit (``seqviz.yours.DoesNotFit``), or a student's forward that
   raises, comes back as ``NotFit``: one sentence, shown where the dashboard would be, never a
   traceback (that goes to the kernel log).
@@ -53,7 +54,10 @@ def your_model_entry(fn):
         if in_voila():
             return NotFit(VOILA_NOTE, "info")
         try:
-            return fn(*args, **kwargs)
+            view = fn(*args, **kwargs)
+            if isinstance(view, ipw.DOMWidget):
+                view.add_class("seqviz-yours")  # browser tests find the student's view by it
+            return view
         except DoesNotFit as e:
             return NotFit(str(e))
         except Exception as e:  # noqa: BLE001 - a student sees one sentence, the log the traceback
