@@ -16,11 +16,13 @@ check of permutation equivariance, and a timeline of its own.
 | ``alignment`` | ``AlignmentPart``: part 1's models, timeline and what feeds its panes |
 | ``transformer`` | ``TransformerPart``: part 2's model, timeline and what feeds its panes |
 | ``panels`` | the HTML: worked equations, progress line, sentences |
+| ``yours`` | ``yours(model, inputs, tokens=...)``: the attention view on your own model (JupyterLab only) |
 
 Figures: ``seqviz.figures.attention`` (pure patch builders); numbers: ``seqviz``.
 """
 
 from widgets.attention.state import AttentionState
 from widgets.attention.view import AttentionDashboard, dashboard
+from widgets.attention.yours import yours
 
-__all__ = ["AttentionDashboard", "AttentionState", "dashboard"]
+__all__ = ["AttentionDashboard", "AttentionState", "dashboard", "yours"]
