@@ -10,12 +10,14 @@ vs scheduled sampling, teacher-forced and free-running; sampled lengths against 
 | ``state`` | ``CharLMState``: every knob, checked |
 | ``view`` | ``CharLMDashboard``: controls, layout, training, refreshes |
 | ``panels`` | the HTML panels (samples, continuations, coloured passage, progress, equations) |
+| ``yours`` | ``yours(model=None, text=None, ...)``: the dashboard on the student's own text or model (JupyterLab); ``yours_vocab(text)`` |
 
 Figures: ``seqviz.figures.charlm``; numbers: ``seqviz.experiments.charlm`` and ``seqviz.models.charlm``.
 """
 
 from widgets.charlm.state import CharLMState
 from widgets.charlm.view import CharLMDashboard
+from widgets.charlm.yours import yours, yours_vocab
 
 
 def dashboard(preset: str | None = None, **knobs) -> CharLMDashboard:
@@ -23,4 +25,4 @@ def dashboard(preset: str | None = None, **knobs) -> CharLMDashboard:
     return CharLMDashboard(CharLMState(**knobs), preset=preset)
 
 
-__all__ = ["CharLMDashboard", "CharLMState", "dashboard"]
+__all__ = ["CharLMDashboard", "CharLMState", "dashboard", "yours", "yours_vocab"]
