@@ -46,6 +46,20 @@ def _shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(int(s)) for s in t.shape) + ")"
 
 
+def lag_ranges(lags, most: int = 8) -> str:
+    """Sorted lags in short words: [0, 1, 2, 5, 6] -> "0–2, 5–6" (at most ``most`` runs, then "…")."""
+    v = sorted(int(x) for x in lags)
+    if not v:
+        return "none"
+    runs, start = [], v[0]
+    for a, b in zip(v, v[1:] + [None]):
+        if b != a + 1:
+            n = lambda x: str(x).replace("-", "−")  # noqa: E731 - a minus sign, not a hyphen
+            runs.append(n(start) if start == a else f"{n(start)} to {n(a)}" if start < 0 else f"{start}–{a}")
+            start = b
+    return ", ".join(runs[:most]) + (f", … ({len(runs) - most} more runs)" if len(runs) > most else "")
+
+
 # -- analytic -------------------------------------------------------------------------------
 
 @dataclass

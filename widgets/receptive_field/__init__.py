@@ -12,6 +12,7 @@ TCN against a GRU, an LSTM and a tanh RNN on the same batches, with a timeline t
 | ``state`` | ``ReceptiveFieldState``: the checked knobs, the dilations, the TCN's configuration |
 | ``view`` | ``ReceptiveFieldDashboard``: controls, panes, buttons, the race in the training worker |
 | ``panels`` | engine data -> figure patches and HTML (readout, calculator, race table) |
+| ``yours`` | ``yours(model, ...)``: the receptive field of a student's own module (JupyterLab only), trained on their batches |
 
 All maths lives in ``seqviz``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from widgets.receptive_field.state import ReceptiveFieldState
 from widgets.receptive_field.view import ReceptiveFieldDashboard
+from widgets.receptive_field.yours import yours
 
 
 def dashboard(**knobs) -> ReceptiveFieldDashboard:
@@ -28,4 +30,4 @@ def dashboard(**knobs) -> ReceptiveFieldDashboard:
     return ReceptiveFieldDashboard(state)
 
 
-__all__ = ["dashboard", "ReceptiveFieldDashboard", "ReceptiveFieldState"]
+__all__ = ["dashboard", "yours", "ReceptiveFieldDashboard", "ReceptiveFieldState"]
