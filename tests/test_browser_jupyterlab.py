@@ -85,10 +85,17 @@ def lab_page(browser):
     ctx.close()
 
 
-PLOTS_DRAWN = """() => { const g = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot'));
+PLOTS_DRAWN = """(sel) => { const g = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) ' + (sel || '') + ' .js-plotly-plot'));
   return g.length > 0 && g.every(x => x.data && x.data.length > 0) ? g.length : 0; }"""
+LESSON_VIEW = ".seqviz-dashboard:not(.seqviz-yours)"  # the lesson's own dashboard
+OWN_VIEW = ".seqviz-yours"  # the view the "your own model" cell builds (widgets.kit.yours)
 
-ALL_DATA = """() => JSON.stringify(Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot'))
+
+def has_own_model_cell(lesson: str) -> bool:
+    nb = json.loads((ROOT / "lessons" / lesson).read_text())
+    return any("your-own-model" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
+
+ALL_DATA = """(sel) => JSON.stringify(Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) ' + (sel || '') + ' .js-plotly-plot'))
   .map(g => g.data), (k, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v))"""
 
 # Overflow: the output area scrolls sideways, or a pane / box reaches past its dashboard's edge.
@@ -118,36 +125,37 @@ def run_all(page) -> None:
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
-def move_a_control(page) -> bool:
-    """Press ArrowRight on sliders (then Train, if there is one) until some plot's data changes."""
-    before = page.evaluate(ALL_DATA)
-    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-    handles = panel.locator(".seqviz-dashboard .noUi-handle")
+def move_a_control(page, view: str = LESSON_VIEW) -> bool:
+    """Press ArrowRight on sliders of ``view`` (then its Train, if there is one) until one of its plots changes."""
+    data = lambda: page.evaluate(ALL_DATA, view)  # noqa: E731
+    before = data()
+    box = page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) {view}").first
+    handles = box.locator(".noUi-handle")
     for i in range(min(handles.count(), 4)):
         h = handles.nth(i)
         if not h.is_visible():
             continue
         h.press("ArrowRight")
-        if eventually(lambda: page.evaluate(ALL_DATA) != before, 8, page=page):
+        if eventually(lambda: data() != before, 8, page=page):
             return True
-    train = panel.get_by_role("button", name="Train")
+    train = box.get_by_role("button", name="Train")
     if train.count():
         train.first.click()
-        moved = eventually(lambda: page.evaluate(ALL_DATA) != before, 30, page=page)
-        panel.get_by_role("button", name="Pause").first.click()
+        moved = eventually(lambda: data() != before, 30, page=page)
+        box.get_by_role("button", name="Pause").first.click()
         return moved
     return False
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, view: str = LESSON_VIEW) -> None:
     """The window with the dashboard scrolled into view, and the whole dashboard (a tall window of the
     same width: JupyterLab scrolls inside the notebook, so a plain shot holds one screenful)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    d = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .seqviz-dashboard").first
+    d = page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) {view}").first
     d.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"{name}.png"))
     size = page.viewport_size
-    tall = page.evaluate("Math.ceil(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .seqviz-dashboard')"
+    tall = page.evaluate(f"Math.ceil(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) {view}')"
                          ".getBoundingClientRect().height) + 300")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(tall, 6000))})
     try:
@@ -167,17 +175,20 @@ def test_lesson_in_jupyterlab(lab_url, lab_page, lesson):
                       page=page), f"{lesson}: the kernel did not start"
     try:
         run_all(page)
-        drawn = eventually(lambda: page.evaluate(PLOTS_DRAWN) > 0 and
-                           page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .seqviz-dashboard").count() > 0,
-                           240, page=page)
+        drawn = eventually(lambda: page.evaluate(PLOTS_DRAWN, LESSON_VIEW) > 0, 240, page=page)
         if not drawn:
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / f"jupyterlab_{lesson[:2]}_failed.png"))
         assert drawn, f"{lesson}: no plots drawn after Run All"
-        n = page.evaluate(PLOTS_DRAWN)
+        n = page.evaluate(PLOTS_DRAWN, LESSON_VIEW)
         assert page.evaluate(ERRORS) == []
         assert move_a_control(page), f"{lesson}: no control moved a plot"
-        assert page.evaluate(PLOTS_DRAWN) == n
+        assert page.evaluate(PLOTS_DRAWN, LESSON_VIEW) == n
+        if has_own_model_cell(lesson):  # the student's own model: its view draws, and a control of it moves a plot
+            assert eventually(lambda: page.evaluate(PLOTS_DRAWN, OWN_VIEW) > 0, 120, page=page), \
+                f"{lesson}: the your-own-model view drew no plot"
+            assert move_a_control(page, OWN_VIEW), f"{lesson}: no control of the your-own-model view moved its plots"
+            shot(page, f"jupyterlab_{lesson[:2]}_yours", OWN_VIEW)
         for w, h in SIZES:
             page.set_viewport_size({"width": w, "height": h})
             assert eventually(lambda: page.evaluate(FITS) == [], 15, page=page), (lesson, w, page.evaluate(FITS))
