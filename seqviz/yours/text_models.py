@@ -303,7 +303,7 @@ def as_vectors(vectors: Any, vocab: Any = None) -> tuple[np.ndarray, list[str]]:
     bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
     if len(bad):
         names = ", ".join(f"“{words[i][:20]}”" for i in bad[:3])
-        raise DoesNotFit(f"{len(bad)} row{'s' if len(bad) > 1 else ''} of the vectors hold NaN or infinite values "
+        raise DoesNotFit(f"{len(bad)} row{'s' if len(bad) > 1 else ''} of the vectors {'hold' if len(bad) > 1 else 'holds'} NaN or infinite values "
                          f"({names}{', …' if len(bad) > 3 else ''}): fix or drop them.")
     if V < MIN_WORDS:
         raise DoesNotFit(f"The view needs at least {MIN_WORDS} words (to show neighbours on two PCA axes); "

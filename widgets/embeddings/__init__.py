@@ -11,6 +11,7 @@ whose layers give one word different vectors in two sentences, mixed as γ Σ s_
 | ``state`` | ``EmbeddingsState``: the checked knobs |
 | ``view`` | ``EmbeddingsDashboard``: controls, panes, buttons, training in the worker |
 | ``panels`` | engine data -> figure patches and HTML |
+| ``yours`` | ``yours(vectors=None, vocab=None, corpus=None)``: the space, neighbours and analogies on the student's own vectors, or the dashboard on their corpus (JupyterLab) |
 
 All maths lives in ``seqviz``.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from widgets.embeddings.state import EmbeddingsState
 from widgets.embeddings.view import EmbeddingsDashboard
+from widgets.embeddings.yours import yours
 
 
 def dashboard(**knobs) -> EmbeddingsDashboard:
@@ -27,4 +29,4 @@ def dashboard(**knobs) -> EmbeddingsDashboard:
     return EmbeddingsDashboard(state)
 
 
-__all__ = ["dashboard", "EmbeddingsDashboard", "EmbeddingsState"]
+__all__ = ["dashboard", "EmbeddingsDashboard", "EmbeddingsState", "yours"]
