@@ -373,3 +373,142 @@ def test_misfits_get_one_sentence():
             return self.head(x[:, -1, :1].repeat(1, 6))
 
     assert "was not called by this module's forward" in said(seeded(Unused), x, y)
+
+
+# -- the dashboard: widgets.gradient_flow.yours ---------------------------------------------------------
+def trace(d, tag):
+    from tests.conftest import dashboard_trace
+
+    return dashboard_trace(d, tag)
+
+
+def arr(v):
+    return np.array(v, dtype=float)
+
+
+@pytest.fixture
+def built():
+    from widgets.gradient_flow import yours
+
+    made = []
+
+    def build(*a, **kw):
+        d = yours(*a, **kw)
+        made.append(d)
+        return d
+
+    yield build
+    for d in made:
+        if hasattr(d, "close_worker"):
+            d.close_worker()
+
+
+def test_yours_builds_with_the_probe_numbers_in_its_panes(built):
+    from widgets.gradient_flow.yours import YourGradientFlow
+
+    model = seeded(Student, "lstm")
+    x, y = batch()
+    d = built(model, (x, y))
+    assert isinstance(d, YourGradientFlow)
+    hn, cn, loss = reference(model, x, y, "lstm")
+    np.testing.assert_allclose(arr(trace(d, "norm_h").y), hn, rtol=1e-9)
+    np.testing.assert_allclose(arr(trace(d, "norm_c").y), cn, rtol=1e-9)
+    np.testing.assert_allclose(arr(trace(d, "heat").z)[0], np.log10(hn), atol=0.006)  # rounded to 2 decimals
+    assert f"{hn[0] / hn[-1]:.3g}" in d.readout.value and "||dL/dh<sub>11</sub>||" in d.readout.value
+    assert [b.description for b in d.buttons.values()] == ["Train", "Pause", "One step", "Reset"]
+    assert "mean of the last 20 steps" in d.panes["loss"].figure.layout.legend.title.text
+    assert "Press Train" in d.status.value and "Traceback" not in d.status.value
+
+
+def test_one_step_trains_and_redraws_from_the_new_weights_then_reset_restores(built):
+    model = seeded(Student, "gru")
+    x, y = batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    loss0 = float(nn.functional.mse_loss(model(x), y).detach())
+    d = built(model, (x, y), optimizer=opt)
+    assert d.state.lr == pytest.approx(0.1)  # the control starts at the optimizer's own rate
+    d.buttons["step"].click()
+    h = d.run.history["your model"]
+    assert len(h) == 1 and h.loss[0] == pytest.approx(loss0, rel=1e-6)
+    assert not torch.equal(model.rnn.weight_hh_l0, start["rnn.weight_hh_l0"])  # it trained
+    hn, _, _ = reference(model, x, y, "gru")  # the panes show the weights after the update
+    np.testing.assert_allclose(arr(trace(d, "norm_h").y), hn, rtol=1e-9)
+    assert arr(trace(d, "heat").z).shape == (2, 12)  # before (step 0) and after one update
+    np.testing.assert_allclose(arr(trace(d, "loss_raw").y), [loss0], rtol=1e-6)
+    assert "after 1 update " in d.readout.value and "One step: 1 update made" in d.status.value
+    assert opt.state  # momentum buffers exist
+    d.c["lr"].value = 0.01
+    d.c["clip_on"].value = True
+    d.c["clip"].value = 0.5
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01) and d.run.cfg.clip == pytest.approx(0.5)
+    d.buttons["step"].click()
+    assert d.run.history["your model"].grad_norm_after[-1] <= 0.5 + 1e-6
+    d.buttons["reset"].click()
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, start[k])
+    assert not opt.state and len(d.run.history["your model"]) == 0
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)  # the learning rate stays as set
+    assert "back to what they were when yours() was called" in d.status.value
+    np.testing.assert_allclose(arr(trace(d, "norm_h").y), reference(model, x, y, "gru")[0], rtol=1e-9)
+
+
+def test_train_runs_in_the_worker_and_pause_stops_it(built):
+    from tests.conftest import wait_for, workers_alive
+
+    model = seeded(MyCell)  # a hand-written cell with mark()
+    pairs = [batch(seed=i) for i in range(3)]
+    d = built(model, pairs, probe_every=2)
+    assert "your mark() calls" in d.children[0].children[0].value
+    d.buttons["train"].click()
+    assert wait_for(lambda: len(d.run.history["your model"].probes) >= 3, timeout=60)
+    d.buttons["pause"].click()
+    assert not workers_alive("seqviz-gradient-flow-yours") and not d.buttons["train"].disabled
+    steps, rows = d.probe_rows()
+    assert steps[:3] == [0, 2, 4] and len(arr(trace(d, "heat").z)) == len(steps)
+    np.testing.assert_allclose(arr(trace(d, "norm_h").y), np.maximum(rows[-1].h_norms, 1e-40))
+    sizes = d.recorded_sizes()
+    assert sizes["timeline"] <= 40 and sizes["probes"] <= 120
+
+
+def test_voila_gets_the_note_and_a_misfit_one_sentence(built, monkeypatch):
+    from widgets.kit.yours import VOILA_NOTE, NotFit
+
+    x, y = batch()
+    out = built(nn.Sequential(nn.Flatten(), nn.Linear(24, 1)), (x, y))
+    assert isinstance(out, NotFit) and out.sentence.startswith("This module returns a tensor of shape (5, 1)")
+    assert isinstance(built(seeded(Student), (x, y), lr=float("nan")), NotFit)
+    assert built(seeded(Student), (x, y), probe_every=0).sentence.startswith("probe_every must be")
+    monkeypatch.setenv("VOILA_BASE_URL", "/")
+    out = built(seeded(Student), (x, y))
+    assert isinstance(out, NotFit) and out.sentence == VOILA_NOTE and out.level == "info"
+
+
+def test_figure_builders_hold_the_numbers_they_are_given():
+    from seqviz.figures import yours_gradflow as yf
+    from seqviz.figures.patch import build
+    from seqviz.training import History
+    from seqviz.yours.gradients import YourGradients
+
+    p = YourGradients(loss=0.5, h_norms=np.array([0.0, 1e-3, 2.0]), c_norms=None, kind="gru", where="rnn (GRU)",
+                      dtype="float64")
+    fig = build(yf.build_norms_figure("gru"), yf.norms_patch(p, 7, p.where))
+    tr = {t.meta: t for t in fig.data}
+    np.testing.assert_allclose(arr(tr["norm_h"].y), [1e-40, 1e-3, 2.0])  # an exact 0 at the floor
+    assert tr["norm_c"].visible is False and "after 7 updates" in fig.layout.legend.title.text
+    q = YourGradients(loss=0.4, h_norms=np.array([1.0, 10.0]), c_norms=np.array([3.0, 4.0]), kind="lstm", where="",
+                      dtype="float64")
+    heat = build(yf.build_heat_figure(), yf.heat_patch([p, q], [0, 10]))
+    z = arr(heat.data[0].z)
+    np.testing.assert_allclose(z[0], [-40, -3, np.log10(2.0)], atol=0.006)
+    np.testing.assert_allclose(z[1, :2], [0, 1])
+    assert np.isnan(z[1, 2])  # a shorter probe: a gap
+    assert list(heat.data[0].y) == [0, 10] and list(heat.layout.yaxis.range) == [0, 10]
+    h = History()
+    for i, v in enumerate([4.0, 2.0, 1.0, -1.0]):
+        h.add(i + 1, v, 0.0)
+    lp = yf.loss_patch(h, window=2)
+    np.testing.assert_allclose(lp["traces"]["loss"]["y"], [4.0, 3.0, 1.5, 0.0])
+    assert lp["layout"]["yaxis"]["type"] == "linear"  # a negative loss: no log axis
+    assert yf.loss_patch(h, window=2, upto=3)["layout"]["yaxis"]["type"] == "log"
+    assert p.ratio == 0.0 and q.ratio == pytest.approx(0.1)

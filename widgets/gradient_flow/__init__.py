@@ -13,6 +13,7 @@ radius, forget bias, optimizer, learning rate, clipping, truncated BPTT, seed, p
 | ``state`` | ``GradientFlowState``: the checked knobs and the ``GradFlowConfig`` they describe |
 | ``view`` | ``GradientFlowDashboard``: controls, panes, buttons, training, the timeline, what each control redraws |
 | ``panels`` | engine data -> figure patches (``seqviz.figures.gradflow``) and HTML (equations, progress) |
+| ``yours`` | ``yours(model, batches, ...)``: the same view on the student's own recurrent model (JupyterLab only) |
 
 All maths lives in ``seqviz``.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 from seqviz.experiments import GradFlowConfig
 from widgets.gradient_flow.state import PRESETS, GradientFlowState
 from widgets.gradient_flow.view import GradientFlowDashboard
+from widgets.gradient_flow.yours import yours
 
 
 def dashboard(preset: str | None = None, **config) -> GradientFlowDashboard:
@@ -40,4 +42,4 @@ def dashboard(preset: str | None = None, **config) -> GradientFlowDashboard:
     return GradientFlowDashboard(state)
 
 
-__all__ = ["dashboard", "GradientFlowDashboard", "GradientFlowState"]
+__all__ = ["dashboard", "yours", "GradientFlowDashboard", "GradientFlowState"]
