@@ -250,13 +250,21 @@ def own_group(pid: int, nice: int) -> None:
         pass
 
 
+def fanout_processes(voila_pid: int) -> list:
+    """follow mode's fan-out process under the Voila server (none when it runs on Voila's loop)."""
+    import psutil
+
+    return [p for p in psutil.Process(voila_pid).children(recursive=True)
+            if "seqviz_server.follow" in " ".join(p.cmdline())]
+
+
 def shared_phase(b, base, page, procs, a, name: str, fb, teacher_pids: set) -> dict:
     """Share, let the class connect, train and measure, check everyone's final frame, stop sharing."""
     import psutil
 
     from tests.follow_helpers import Follower
 
-    server = procs["server"][0]
+    server = (procs["fan-out"] or procs["server"])[0]  # where the followers' connections live
     page.get_by_role("button", name="Share live view").click()
     page.wait_for_selector(".seqviz-share-address", timeout=30_000)
     address = page.locator(".seqviz-share-address").inner_text().strip()
@@ -350,7 +358,7 @@ def main():
     with serve() as base, browser() as b:
         page = open_page(b, base, NOTEBOOK, n_plots=5)
         teacher_pids = {p.pid for p in ours_chromium()}
-        procs = {"server": [psutil.Process(base.pid)], "kernel": _kernels(base.pid),
+        procs = {"server": [psutil.Process(base.pid)], "fan-out": fanout_processes(base.pid), "kernel": _kernels(base.pid),
                  "browsers": [p for p in ours_chromium() if p.pid in teacher_pids], "bench": [psutil.Process()]}
         # the followers' Chromium is a second browser started at --nice (so are the lightweight
         # followers): in a class they run on the students' devices, not on the teacher's machine
@@ -374,17 +382,22 @@ def main():
     print(f"bench_follow: lesson {NOTEBOOK}, {a.followers} lightweight + {a.browsers} browser followers "
           f"(+1 reference follower), {os.cpu_count()} cores, {a.rounds} shared phases between unshared ones")
     print(f"load average (1 min): {load0[0]:.2f} at start, {load1[0]:.2f} at the end; other work shares the machine")
+    fan = os.environ.get("SEQVIZ_FOLLOW_PROCESS", "1") != "0"
+    print("fan-out: " + (f"a process of its own (nice {os.environ.get('SEQVIZ_FOLLOW_NICE', '10')})" if fan
+                         else "on Voila's own loop (SEQVIZ_FOLLOW_PROCESS=0)"))
     print()
     print("| phase (teacher training in Chromium) | teacher refreshes/s | teacher latency p50 / p95 ms (n) "
-          "| server CPU | kernel CPU | teacher's Chromium CPU | followers' processes CPU | benchmark process CPU | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| Voila server CPU | fan-out process CPU | kernel CPU | teacher's Chromium CPU | followers' processes CPU "
+          "| benchmark process CPU | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for ph in phases:
         p50, p95 = p50_p95(ph["ms"]) if ph["ms"] else (float("nan"), float("nan"))
         c = ph["cpu"]
         fol = c.get("light followers", 0.0) + c.get("followers' Chromium", 0.0)
         fol_s = f"{fol:.2f} (nice {a.nice})" if "light followers" in c else "-"
+        fan_s = f"{c['fan-out']:.2f}" if procs["fan-out"] else "-"
         print(f"| {ph['name']} | {ph['rate']:.1f} | {p50:.0f} / {p95:.0f} ({len(ph['ms'])}) | {c['server']:.2f} "
-              f"| {c['kernel']:.2f} | {c['browsers']:.2f} | {fol_s} | {c['bench']:.2f} | {ph['load']:.1f} |")
+              f"| {fan_s} | {c['kernel']:.2f} | {c['browsers']:.2f} | {fol_s} | {c['bench']:.2f} | {ph['load']:.1f} |")
     A = [p for p in phases if p["name"].startswith("A")]
     B = [p for p in phases if p["name"].startswith("B")]
     ra, rb = statistics.mean(p["rate"] for p in A), statistics.mean(p["rate"] for p in B)

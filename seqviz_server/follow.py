@@ -1,8 +1,10 @@
 """Follow mode (issue 16): one teacher's live dashboard, watched read-only by a whole class.
 
-The teacher's kernel publishes; this server fans out; followers only read.
+The teacher's kernel publishes; a fan-out process of its own fans out; followers only read.
 
-    kernel (widgets/kit/share.py)                 this process (Voila's tornado)          followers
+    kernel (widgets/kit/share.py)                 the fan-out process (``python -m         followers
+                                                  seqviz_server.follow``, started by
+                                                  seqviz_server/voila_app.py)
     POST /follow-api/shares        token  ──────▶  a code + a per-share secret
     POST /follow-api/shares/C/publish  secret ──▶  per pane: last full figure + the
          (batched, <= 10 a second, a               updates since; the status line   ──▶  GET /follow/C         (plain HTML)
@@ -18,21 +20,37 @@ Rules:
 - codes: 8 characters from 31 (no 0/O, 1/I/L), about 40 bits. A share lives while its kernel
   publishes (at most 8 hours), and is forgotten 10 minutes after it ended;
 - a follower whose connection falls behind is skipped, then sent the whole state again once it
-  has caught up (a slow phone never makes the server buffer without bound).
+  has caught up (a slow phone never makes the server buffer without bound); the state holds,
+  per pane, the last full figure and the updates since merged into as few as draw the same
+  frame (``compact``), so catching up is one draw per pane, not a replay of a backlog.
+
+Why a process of its own: on Voila's event loop the fan-out (one write per follower per batch)
+shared that loop, and its CPU, with the teacher's own widget messages. Voila only redirects
+``/follow/...`` there (one small request per follower); the page, its event stream and
+plotly.js come from the fan-out process, which runs at a lower priority than the teacher's
+kernel (``SEQVIZ_FOLLOW_NICE``). Each batch is framed and encoded once; the same bytes go to
+every follower, straight into its socket when the socket has room (no buffer, future or
+callback per follower).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hmac
 import html
 import json
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import tornado.iostream
 import tornado.locks
+import tornado.netutil
 import tornado.web
 from tornado.ioloop import IOLoop, PeriodicCallback
 
@@ -51,6 +69,8 @@ BEHIND_BYTES = 8 << 20  # ... or this many bytes
 PING_S = 15.0
 FAN_SLICE = 25  # followers written to between two turns of the server's loop
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+UNDEFINED = "__seqviz_undefined__"  # the kit's marker for plotly's Undefined: "leave this trace's value alone"
+STATIC = Path(__file__).resolve().parent.parent / "share" / "jupyter" / "voila" / "templates" / "seqviz" / "static"
 
 SENTENCES = {
     "stopped": "The teacher stopped sharing. This is the last frame they shared.",
@@ -95,6 +115,84 @@ def sse(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
 
 
+# -- merging a pane's updates (the follow page's own rule, in Python) ----------------------------
+def _same_keys(a, b) -> bool:
+    return set(a or {}) == set(b or {})
+
+
+def mergeable(a: dict | None, b: dict) -> bool:
+    """Two update messages that set the same properties of the same traces: ``b`` after ``a`` draws
+    the same as their merge (the follow page's ``mergeable``)."""
+    return (isinstance(a, dict) and a.get("kind") == "update" and b.get("kind") == "update"
+            and a.get("traces") == b.get("traces") and _same_keys(a.get("restyle"), b.get("restyle"))
+            and _same_keys(a.get("relayout"), b.get("relayout")))
+
+
+def merge(a: dict, b: dict) -> dict:
+    """One update that draws as ``a`` then ``b``: ``b``'s values win, except where ``b`` leaves a
+    trace's value alone (the Undefined marker), which keeps ``a``'s."""
+    ra, rb = a.get("restyle") or {}, b.get("restyle") or {}
+    restyle = {}
+    for k, vb in rb.items():
+        va = ra.get(k)
+        if isinstance(va, list) and isinstance(vb, list) and len(va) == len(vb):
+            restyle[k] = [old if isinstance(new, str) and new == UNDEFINED else new for old, new in zip(va, vb)]
+        else:
+            restyle[k] = vb
+    return {"kind": "update", "restyle": restyle, "relayout": {**(a.get("relayout") or {}), **(b.get("relayout") or {})},
+            "traces": b.get("traces")}
+
+
+def compact(msgs: list[dict]) -> list[dict]:
+    """A pane's messages cut to those that draw the same last frame: from its last full figure on,
+    runs of mergeable updates merged into one."""
+    start = max((i for i, m in enumerate(msgs) if m.get("kind") == "react"), default=0)
+    out: list[dict] = []
+    for m in msgs[start:]:
+        if out and mergeable(out[-1], m):
+            out[-1] = merge(out[-1], m)
+        else:
+            out.append(m)
+    return out
+
+
+def _dumps(m: dict) -> str:
+    return json.dumps(m, separators=(",", ":"))
+
+
+class PaneLog:
+    """One pane as a late joiner needs it: its last full figure (the kernel's text as sent) and the
+    updates since, merged as they arrive (each parsed once, whatever the number of followers)."""
+
+    def __init__(self):
+        self.full: str | None = None
+        self.updates: list[dict] = []  # merged
+        self.n = 0  # updates received since the full figure (the kernel is asked for a new one past MAX_LOG)
+        self._text: str | None = None  # the messages as one JSON list's inside, built when first asked
+
+    def reset(self, full: str) -> None:
+        self.full, self.updates, self.n, self._text = full, [], 0, None
+
+    def add(self, payload: str) -> None:
+        m = json.loads(payload)
+        if not isinstance(m, dict) or m.get("kind") not in ("update", "react"):
+            raise ValueError("bad pane message")
+        if m["kind"] == "react":  # a full figure sent as an update of the page's pane
+            self.reset(payload)
+            return
+        self.n += 1
+        self._text = None
+        if self.updates and mergeable(self.updates[-1], m):
+            self.updates[-1] = merge(self.updates[-1], m)
+        else:
+            self.updates.append(m)
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = ",".join([self.full or ""] + [_dumps(m) for m in self.updates]) if self.full else ""
+        return self._text
+
+
 @dataclass
 class Share:
     code: str
@@ -104,7 +202,7 @@ class Share:
     pid: int | None = None
     created: float = field(default_factory=time.monotonic)
     last_seen: float = field(default_factory=time.monotonic)
-    logs: dict[str, list[str]] = field(default_factory=dict)  # pane -> [full figure, updates since...]
+    logs: dict[str, PaneLog] = field(default_factory=dict)  # pane -> its last full figure + merged updates
     status: str = '["",  "info"]'  # JSON [text, level]
     ended: str | None = None
     ended_at: float = 0.0
@@ -112,21 +210,29 @@ class Share:
     published: int = 0  # batches received: the sequence number of the last one (a state includes it)
     _outbox: list = field(default_factory=list)  # (seq, event bytes, ends?) waiting for the fan-out
     _fanning: bool = False
+    _state: tuple | None = None  # (published, ended, the state's bytes before and after its follower count)
 
     def state(self) -> bytes:
-        """Everything a follower needs to draw the current frame: built from stored JSON text."""
-        panes = ",".join('{"id":%s,"msgs":[%s]}' % (json.dumps(p), ",".join(self.logs.get(p, ())))
-                         for p in self.order)
-        ended = json.dumps(SENTENCES.get(self.ended) if self.ended else None)
-        return sse("state", '{"code":%s,"title":%s,"panes":[%s],"status":%s,"n":%d,"ended":%s}'
-                   % (json.dumps(self.code), json.dumps(self.title), panes, self.status, len(self.followers), ended))
+        """Everything a follower needs to draw the current frame, built once per batch from stored
+        JSON text and shared by every follower that joins or catches up before the next batch."""
+        key = (self.published, self.ended)
+        if self._state is None or self._state[0] != key:
+            panes = ",".join('{"id":%s,"msgs":[%s]}' % (json.dumps(p), self.logs[p].text() if p in self.logs else "")
+                             for p in self.order)
+            ended = json.dumps(SENTENCES.get(self.ended) if self.ended else None)
+            head = sse("state", '{"code":%s,"title":%s,"panes":[%s],"status":%s,"n":'
+                       % (json.dumps(self.code), json.dumps(self.title), panes, self.status))
+            self._state = (key, head[:-2], (',"ended":%s}\n\n' % ended).encode())
+        _, head, tail = self._state
+        return head + str(len(self.followers)).encode() + tail
 
     def publish(self, body: str) -> tuple[bytes | None, list[str]]:
         """Store one batch from the kernel; returns the event for followers (None: nothing new)
         and the panes whose stored updates grew too long (the kernel sends their full figure).
 
         Body: lines in pairs, a small JSON head then a JSON payload: ``{"p": id, "r": full?}`` +
-        a pane message as the dashboard's own pane sends it, or ``{"s": 1}`` + ``[text, level]``."""
+        a pane message as the dashboard's own pane sends it, or ``{"s": 1}`` + ``[text, level]``.
+        The event is framed once here: every follower is sent these very bytes."""
         lines = body.split("\n") if body else []
         if len(lines) % 2:
             raise ValueError("odd number of lines")
@@ -145,16 +251,18 @@ class Share:
             pane = h.get("p")
             if pane not in self.logs and pane not in self.order:
                 raise ValueError("unknown pane")
-            log = self.logs.setdefault(pane, [])
+            log = self.logs.setdefault(pane, PaneLog())
             if h.get("r"):
-                log[:] = [payload]
-            elif not log:
+                if not isinstance(json.loads(payload), dict):
+                    raise ValueError("bad pane message")
+                log.reset(payload)
+            elif log.full is None:
                 continue  # an update before the pane's first full figure: useless to anyone
-            elif len(log) > MAX_LOG:
+            elif log.n >= MAX_LOG:
                 resync.append(pane)
                 continue
             else:
-                log.append(payload)
+                log.add(payload)
             out.append('{"p":%s,"m":%s}' % (json.dumps(pane), payload))
         self.published += 1
         self.last_seen = time.monotonic()
@@ -351,6 +459,9 @@ class EventsHandler(_ReadOnly):
         self.stream.set_close_callback(self._gone)
         self.share, self.stale, self.gone, self.closing = share, False, False, False
         self.flushing = False  # one write in flight at a time; later events wait in the backlog
+        self.sock = self.stream.socket
+        self.fast = not isinstance(self.stream, tornado.iostream.SSLIOStream)  # plain sockets: send() directly
+        self.sent = 0  # events that went straight into the socket
         self.backlog: list[bytes] = []  # events waiting for it
         self.backlog_bytes = 0
         self._done = tornado.locks.Event()
@@ -374,6 +485,20 @@ class EventsHandler(_ReadOnly):
                 self.backlog, self.backlog_bytes, self.stale = [], 0, True  # the whole state follows instead
 
     def _write(self, data: bytes) -> None:
+        """Into the socket at once when it has room (the usual case: no copy, no future, no callback
+        for this follower); what does not fit is handed to the stream and waits for its flush."""
+        if self.fast and not self.stream.writing():
+            try:
+                n = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError:
+                self._gone()
+                return
+            if n == len(data):
+                self.sent += 1
+                return
+            data = data[n:]
         self.flushing = True
         try:
             fut = self.stream.write(data)
@@ -441,7 +566,19 @@ class PageHandler(_ReadOnly):
         self.finish(follow_page(norm, self.hub.shares[norm].title, self.base_url))
 
 
-def follow_handlers(hub: FollowHub, base_url: str = "/") -> list:
+class _Plotly(tornado.web.StaticFileHandler):
+    """plotly.js for the follow page, from the local copy the dashboards serve (the fan-out process
+    serves the page, so it serves its one script too: the page's CSP allows its own origin only)."""
+
+    def set_default_headers(self):
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def check_xsrf_cookie(self):
+        return
+
+
+def follow_handlers(hub: FollowHub, base_url: str = "/", plotly: bool = False) -> list:
+    """The follow URLs; ``plotly``: serve the page's plotly.js too (a server that is not Voila)."""
     b = base_url.rstrip("/")
     kw = {"hub": hub, "base_url": b + "/"}
     code = r"([^/]{1,32})"
@@ -452,7 +589,91 @@ def follow_handlers(hub: FollowHub, base_url: str = "/") -> list:
         (rf"{b}/follow/?", PageHandler, kw),
         (rf"{b}/follow/{code}/events", EventsHandler, kw),
         (rf"{b}/follow/{code}/?", PageHandler, kw),
-    ]
+    ] + ([(rf"{b}/voila/templates/seqviz/static/(plotly\.min\.js)", _Plotly, {"path": str(STATIC)})] if plotly else [])
+
+
+class _Redirect(tornado.web.RequestHandler):
+    """On Voila: ``/follow...`` sends the follower to the fan-out process (same host, its port)."""
+
+    def initialize(self, port: int):
+        self.port = port
+
+    def check_xsrf_cookie(self):
+        return
+
+    def get(self, *args):
+        host = urlsplit("//" + self.request.host).hostname or "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.redirect(f"{self.request.protocol}://{host}:{self.port}{self.request.uri}")
+
+    def _refuse(self, *args, **kwargs):
+        self.set_status(405)
+        self.set_header("Allow", "GET, HEAD")
+        self.finish("A follow page is read-only.")
+
+    post = put = delete = patch = options = _refuse
+
+
+class _Nothing(tornado.web.RequestHandler):
+    """On Voila: the publish API lives in the fan-out process (loopback, secret); here it is refused."""
+
+    def check_xsrf_cookie(self):
+        return
+
+    def prepare(self):
+        raise tornado.web.HTTPError(403)
+
+
+def redirect_handlers(port: int, base_url: str = "/") -> list:
+    """What Voila mounts when the fan-out runs in a process of its own on ``port``."""
+    b = base_url.rstrip("/")
+    return [(rf"{b}/follow-api/.*", _Nothing), (rf"{b}/follow(/.*)?", _Redirect, {"port": port})]
+
+
+def serve_fanout(ip: str, port: int, base_url: str, parent: int | None, allowed_ips=(), announce=print) -> None:
+    """The fan-out process: the follow pages, streams, plotly.js and the publish API on ``ip:port``,
+    until ``parent`` (the Voila server) is gone."""
+    import tornado.httpserver
+
+    hub = FollowHub(token=os.environ.get(TOKEN_ENV) or None, allowed_ips=allowed_ips)
+
+    async def run():
+        app = tornado.web.Application(follow_handlers(hub, base_url, plotly=True))
+        server = tornado.httpserver.HTTPServer(app, xheaders=False)
+        socks = tornado.netutil.bind_sockets(port, ip or None)
+        server.add_sockets(socks)
+        announce(f"seqviz-follow listening {socks[0].getsockname()[1]}")
+        hub.start()
+        gone = asyncio.Event()
+        ppid = os.getppid()
+
+        def watch():  # the server that started it is gone (even killed): so is the fan-out
+            if os.getppid() != ppid or (parent and not pid_alive(parent)):
+                gone.set()
+
+        PeriodicCallback(watch, 1000).start()
+        await gone.wait()
+        hub.close()
+        await asyncio.sleep(0.3)  # the end events go out
+        server.stop()
+
+    asyncio.run(run())
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="seqviz follow mode's fan-out process (started by voila_app)")
+    ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--base-url", default="/")
+    ap.add_argument("--parent", type=int, default=0, help="exit when this process (the Voila server) ends")
+    ap.add_argument("--allow", action="append", default=[], help="another address allowed to publish")
+    ap.add_argument("--nice", type=int, default=0)
+    a = ap.parse_args(argv)
+    if a.nice:
+        os.nice(a.nice)
+    serve_fanout(a.ip, a.port, a.base_url, a.parent or None, a.allow, lambda line: print(line, flush=True))
 
 
 # -- the pages ---------------------------------------------------------------------------------
@@ -622,3 +843,7 @@ def ask_page(base_url: str = "/", bad: bool = False) -> str:
 <form method="get" action="{e(base_url)}follow"><p>Type the code shown on the teacher's screen:</p>
 <input name="code" autocomplete="off" maxlength="16" placeholder="K7QX M3TA" autofocus>
 <button type="submit">Follow</button></form></body></html>"""
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

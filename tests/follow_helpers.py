@@ -19,9 +19,10 @@ def free_port() -> int:
 
 
 class FollowServer:
-    """seqviz_server.follow's handlers on 127.0.0.1 in a thread of their own."""
+    """seqviz_server.follow's handlers on 127.0.0.1 in a thread of their own (``handlers``: other
+    handlers instead, e.g. the redirects Voila mounts)."""
 
-    def __init__(self):
+    def __init__(self, handlers=None):
         import tornado.web
         from tornado.ioloop import IOLoop
 
@@ -35,7 +36,7 @@ class FollowServer:
         def run():
             asyncio.set_event_loop(asyncio.new_event_loop())
             self.loop = IOLoop.current()
-            app = tornado.web.Application(follow_handlers(self.hub))
+            app = tornado.web.Application(handlers if handlers is not None else follow_handlers(self.hub))
             self.http = app.listen(self.port, "127.0.0.1")
             self.hub.start()
             ready.set()
@@ -95,6 +96,25 @@ def revive(v):
     if isinstance(v, list):
         return [revive(x) for x in v]
     return v
+
+
+def draw_message(fig: go.Figure | None, m: dict) -> go.Figure | None:
+    """``fig`` after one pane message, drawn with plotly.py's own ``plotly_update`` (an independent
+    implementation of Plotly.react / Plotly.update); an update before any figure draws nothing."""
+    m = revive(m)
+    if m["kind"] == "react":
+        return go.Figure({"data": m["data"], "layout": m["layout"]})
+    if fig is not None:
+        fig.plotly_update(restyle_data=m.get("restyle") or {}, relayout_data=m.get("relayout") or {},
+                          trace_indexes=m.get("traces"))
+    return fig
+
+
+def replay(msgs: list[dict]) -> go.Figure | None:
+    fig = None
+    for m in msgs:
+        fig = draw_message(fig, m)
+    return fig
 
 
 class Follower:
@@ -161,12 +181,7 @@ class Follower:
         figs: dict[str, go.Figure] = {}
 
         def draw(pane, m):
-            m = revive(m)
-            if m["kind"] == "react":
-                figs[pane] = go.Figure({"data": m["data"], "layout": m["layout"]})
-            elif pane in figs:
-                figs[pane].plotly_update(restyle_data=m.get("restyle") or {}, relayout_data=m.get("relayout") or {},
-                                         trace_indexes=m.get("traces"))
+            figs[pane] = draw_message(figs.get(pane), m)
 
         for name, d in events:
             if name == "state":

@@ -4,6 +4,7 @@ a follower's view is replayed with plotly.py's own update logic and compared wit
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -319,3 +320,140 @@ def test_a_follower_that_falls_behind_is_skipped_then_sent_the_whole_state(serve
     finally:
         slow.close()
         pub.stop()
+
+
+# -- the fan-out's own work: merged catch-up, bytes framed once, the process of its own ----------
+def pane_messages(pane: PlotPane) -> list[dict]:
+    """A viewed pane whose sent update messages are kept (as the teacher's browser gets them)."""
+    sent = []
+    pane.send = lambda msg: sent.append(json.loads(msg["payload"]))
+    return sent
+
+
+def test_merged_updates_draw_what_the_updates_draw_one_by_one():
+    """``follow.compact`` (what a late or slow follower gets) against plotly.py replaying every message:
+    random edits of a three-trace pane, some touching several traces with different properties (so
+    messages carry the "leave this trace alone" marker), some the layout."""
+    from tests.follow_helpers import replay
+
+    rng = np.random.default_rng(7)
+    fig = go.Figure([go.Scatter(x=[0], y=[0], meta=f"t{i}", name=f"t{i}") for i in range(3)])
+    pane = viewed_pane(fig)
+    sent = pane_messages(pane)
+    first = pane.snapshot()
+    shapes = [({"t0": ("x", "y")}, None), ({"t0": ("y",), "t2": ("x",)}, None), ({"t1": ("y",)}, "xaxis"),
+              ({}, "title")]
+    for step in range(120):
+        traces, layout = shapes[rng.integers(len(shapes))] if rng.random() < 0.3 else shapes[step // 30]
+        n = int(rng.integers(1, 8))
+        props = {t: {k: rng.normal(size=n).round(3).tolist() for k in ks} for t, ks in traces.items()}
+        lay = {} if layout is None else ({"xaxis": {"range": [0, step]}} if layout == "xaxis"
+                                         else {"title": {"text": f"step {step}"}})
+        pane.apply(patch(props, lay))
+    start = {"kind": "react", "data": first["data"], "layout": first["layout"]}
+    merged = follow.compact([start] + sent)
+    assert len(merged) < len(sent) / 2  # runs of the same edit became one message each
+    assert any(follow.UNDEFINED in json.dumps(m) for m in sent)  # the marker was exercised
+    one_by_one, at_once = replay([start] + sent), replay(merged)
+    want = pane.snapshot()
+    for got in (one_by_one, at_once):
+        assert _plainlist(got.to_plotly_json()["data"]) == _plainlist(want["data"])
+        assert got.layout.title.text == want["layout"]["title"]["text"]
+        assert list(got.layout.xaxis.range) == want["layout"]["xaxis"]["range"]
+
+
+def test_a_late_joiner_gets_one_merged_update_per_pane_and_the_batch_bytes_as_published(server):
+    a, _ = two_panes()
+    sent = []
+    a.send = lambda msg: sent.append(msg["payload"])
+    pub = publisher(server, [a], None)
+    code = pub.start()
+    early = [Follower(server.url, code) for _ in range(3)]
+    try:
+        assert eventually(lambda: pub.followers == 3, 10)
+        for step in range(1, 40):
+            a.apply(patch({"loss": {"x": list(range(step + 1)), "y": [1.0 / step] * (step + 1)}}))
+        assert eventually(lambda: all(same_data(f.figures()["p0"], a) for f in early), 10)
+        # every update reached every follower inside a batch event framed once: the bytes each got
+        # are the server's framing of the very text the pane sent its own browser
+        for f in early:
+            with f.lock:
+                batches = [json.loads(t) for n, t in f.raw if n == "batch"]
+                text = "".join(t for n, t in f.raw if n == "batch")
+            got = [ev["m"] for b in batches for ev in b["ev"] if "p" in ev and ev["m"]["kind"] == "update"]
+            assert got == [json.loads(p) for p in sent]
+            assert all(p in text for p in sent)  # verbatim: the kernel's text, not re-encoded
+        with early[0].lock, early[1].lock:
+            assert early[0].raw[1:] == early[1].raw[1:]  # (the first, the state, differs in its count only)
+        share = server.hub.shares[code]
+        state = server.call(share.state)
+        assert state == server.call(share.state)  # built once, the same bytes for the next joiner
+        late = Follower(server.url, code)
+        try:
+            assert eventually(lambda: "state" in late.names(), 5)
+            msgs = late.events[0][1]["panes"][0]["msgs"]
+            assert [m["kind"] for m in msgs] == ["react", "update"]  # 39 updates drawn as one
+            assert same_data(late.figures()["p0"], a)
+        finally:
+            late.close()
+        assert all(h.sent > 0 for h in server.call(lambda: list(share.followers)))  # straight into the sockets
+    finally:
+        for f in early:
+            f.close()
+        pub.stop()
+
+
+def test_the_fanout_process_serves_followers_refuses_writers_and_ends_with_its_server(tmp_path):
+    """The process voila_app starts: publish only with the token and the share's secret from
+    loopback, followers read only; Voila's side only redirects; it ends when its server does."""
+    from seqviz_server.serve import install_static_plotly
+    from seqviz_server.voila_app import start_fanout
+
+    install_static_plotly()
+    stand_in = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    token = "t" * 43
+    started = start_fanout("127.0.0.1", "/", token, parent=stand_in.pid, nice=0)
+    assert started is not None
+    proc, port = started
+    url = f"http://127.0.0.1:{port}/"
+    voila = FollowServer(follow.redirect_handlers(port))  # what Voila mounts
+    f = None
+    try:
+        a, _ = two_panes()
+        pub = Publisher([a], None, "<b>t</b>", url=url, token=token)
+        code = pub.start()
+        f = Follower(url, code)
+        a.apply(patch({"loss": {"y": [4.0]}}))
+        assert eventually(lambda: same_data(f.figures()["p0"], a), 10)
+        status, page = request(url, "GET", f"/follow/{code}")
+        assert status == 200 and b"&lt;b&gt;t&lt;/b&gt;" in page and b"<b>t</b>" not in page
+        assert request(url, "GET", "/voila/templates/seqviz/static/plotly.min.js")[0] == 200
+        body = b'{"s":1}\n["forged", "error"]'
+        path = f"/follow-api/shares/{code}/publish"
+        assert request(url, "POST", path, body)[0] == 403
+        assert request(url, "POST", path, body, {"X-Seqviz-Secret": pub.secret, "Origin": "http://x"})[0] == 403
+        assert request(url, "POST", "/follow-api/shares", b"{}", {"X-Seqviz-Token": "guess"})[0] == 403
+        assert request(url, "POST", f"/follow/{code}/events", b"{}")[0] == 405
+        assert request(url, "PUT", f"/follow/{code}", b"{}")[0] == 405
+        # Voila's port: the follow address redirects to the fan-out, the API is not there at all
+        r = http.client.HTTPConnection("127.0.0.1", voila.port, timeout=10)
+        r.request("GET", f"/follow/{code}?x=1")
+        resp = r.getresponse()
+        assert resp.status == 302 and resp.getheader("Location") == f"http://127.0.0.1:{port}/follow/{code}?x=1"
+        r.close()
+        assert request(voila.url, "POST", f"/follow/{code}/events", b"{}")[0] == 405
+        assert request(voila.url, "POST", path, body, {"X-Seqviz-Secret": pub.secret})[0] == 403
+        assert "forged" not in json.dumps(f.status())
+        # the server that started it is killed: the fan-out tells its followers and exits
+        pub._stop.set()
+        stand_in.kill()
+        stand_in.wait()
+        proc.wait(15)
+        assert eventually(lambda: "end" in f.names(), 5)
+        assert dict(f.events)["end"]["sentence"] == follow.SENTENCES["server"]
+    finally:
+        if f is not None:
+            f.close()
+        voila.close()
+        stand_in.kill()
+        proc.kill()
