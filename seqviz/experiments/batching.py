@@ -112,18 +112,23 @@ def _same_probes(a: Scene, b: Scene) -> bool:
             and torch.equal(a.label_state, b.label_state))
 
 
-def make_scene(cfg: SceneConfig, dim: int = 8, previous: Scene | None = None) -> Scene:
+def make_scene(cfg: SceneConfig, dim: int = 8, previous: Scene | None = None,
+               given: tuple[list[torch.Tensor], list[str]] | None = None) -> Scene:
     """Tokenise or sample the data set, then compute every layout the dashboard draws (the
     probes follow on first use).
 
     ``dim`` is the embedding size E, which also prices a padded cell in bytes (float32).
     ``previous``: a scene whose probes would come out the same (``_same_probes``: e.g. only
     ``shrink`` differs) lends them, computed already or not, instead of running the LSTM again.
+    ``given``: (sequences, id -> token text): a student's own token ids (1-D int64 tensors, none
+    empty: ``seqviz.yours.data.check_sequences``), batched instead of ``cfg.source``'s.
     Raises SceneError with a plain sentence when there is nothing to batch.
     """
     g = torch.Generator().manual_seed(int(cfg.seed))
     notes: list[str] = []
-    if cfg.source == "text":
+    if given is not None:
+        seqs, vocab_words = list(given[0]), list(given[1])
+    elif cfg.source == "text":
         corpus = tokenise(cfg.text, TextConfig(level=cfg.level))
         notes += corpus.notes
         if not corpus.ids:

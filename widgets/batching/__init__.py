@@ -12,14 +12,16 @@ embedding lookup (panel 6). All maths lives in ``seqviz``.
 | ``state`` | ``BatchingState``: the knobs and their limits |
 | ``view`` | ``BatchingDashboard``: controls, panes, drawing order, the Measure job |
 | ``panels`` | which scene data feeds which pane; the facts, timing and rules text |
+| ``yours`` | ``yours(sequences)``: the dashboard on the student's own sentences or token ids, from Python (JupyterLab) |
 """
 
 from __future__ import annotations
 
 from widgets.batching.state import MAX_TEXT, SCENE_KNOBS, BatchingState
 from widgets.batching.view import BatchingDashboard
+from widgets.batching.yours import yours
 
-__all__ = ["MAX_TEXT", "BatchingDashboard", "BatchingState", "dashboard"]
+__all__ = ["MAX_TEXT", "BatchingDashboard", "BatchingState", "dashboard", "yours"]
 
 
 def dashboard(**config) -> BatchingDashboard:

@@ -84,12 +84,13 @@ class BatchingDashboard(LiveDashboard):
     """Padded grid, packed layout, bucketing waste, what goes wrong, measured cost, one-hot."""
 
     kind = "batching"
+    make_controls = staticmethod(make_controls)  # (widgets/batching/yours.py adds the student's sequences)
     STOPPED = "Measuring stopped: {why}. Press Measure to time what is shown now."
 
     def __init__(self, state: BatchingState | None = None, **kwargs):
         super().__init__(state or BatchingState(), **kwargs)
         self.info = pick_device()
-        self.c = make_controls()
+        self.c = self.make_controls()
         self.panes = {part: PlotPane(f) for part, f in fb.build_batching_figures().items()}
         self.facts, self.timing_note, self.step_note = ipw.HTML(), ipw.HTML(), ipw.HTML()
         self.rules = EquationBox("The rules", panels.EQUATIONS)
@@ -178,7 +179,7 @@ class BatchingDashboard(LiveDashboard):
         """Recompute the scene from the knobs; on input that makes no batch keep the last views."""
         self.gate.hold()
         try:
-            scene = make_scene(self.state.config(), previous=self.scene)
+            scene = self.make_scene()
         except SceneError as e:
             self.status.correct("scene", f"{e} The plots still show the last batch.")
             return
@@ -209,6 +210,10 @@ class BatchingDashboard(LiveDashboard):
         B = scene.batch.tokens.shape[0]
         self.status.say(f"{said}Showing a batch of {B} of {len(scene.lengths)} sequence(s). Move the step t, or "
                         "press Measure.", "info")
+
+    def make_scene(self):
+        """The scene of the knobs (``SceneError``: nothing to batch)."""
+        return make_scene(self.state.config(), previous=self.scene)
 
     @contextlib.contextmanager
     def hold_step(self):

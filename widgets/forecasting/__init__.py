@@ -8,6 +8,7 @@ one-step (teacher-forced) with free-running forecasts against the horizon.
 | ``state`` | ``ForecastingState``: the checked knobs |
 | ``view`` | ``ForecastingDashboard``: controls, panes, buttons, training in the worker |
 | ``panels`` | engine data -> figure patches and HTML (pairs table, scores table, notes) |
+| ``yours`` | ``yours(series)``: the dashboard on the student's own series, from Python (JupyterLab) |
 
 All maths lives in ``seqviz`` (``seqviz.data.series``, ``seqviz.experiments.forecasting``).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from widgets.forecasting.state import DEFAULTS, ForecastingState
 from widgets.forecasting.view import ForecastingDashboard
+from widgets.forecasting.yours import yours
 
 
 def dashboard(**knobs) -> ForecastingDashboard:
@@ -29,4 +31,4 @@ def dashboard(**knobs) -> ForecastingDashboard:
     return ForecastingDashboard(state)
 
 
-__all__ = ["dashboard", "ForecastingDashboard", "ForecastingState"]
+__all__ = ["dashboard", "yours", "ForecastingDashboard", "ForecastingState"]

@@ -23,7 +23,7 @@ import time
 
 import ipywidgets as ipw
 
-from seqviz.data.series import SERIES, SeriesError, load
+from seqviz.data.series import SERIES, Series, SeriesError, load
 from seqviz.devices import pick_device
 from seqviz.experiments.forecasting import Forecast, preset_config
 from seqviz.figures import forecasting as ff
@@ -67,12 +67,13 @@ class ForecastingDashboard(LiveDashboard):
     """Forecast one series: persistence, seasonal naive, linear AR, GRU, TCN; holdout, walk-forward, random split."""
 
     kind = "forecasting"
+    make_controls = staticmethod(make_controls)  # (widgets/forecasting/yours.py adds the student's series)
 
     def __init__(self, state: ForecastingState | None = None, **kwargs):
         super().__init__(state or ForecastingState(), **kwargs)
         s = self.state
         self.device = pick_device().device
-        self.c = make_controls()
+        self.c = self.make_controls()
         self.play = ipw.Play(min=0, max=10, interval=900, description="Animate", show_repeat=False)
         self.buttons = training_buttons(step=True)
         self.panes = {k: PlotPane(f) for k, f in ff.build_figures().items()}
@@ -133,9 +134,18 @@ class ForecastingDashboard(LiveDashboard):
             self._quiet_n -= 1
 
     # -- building ---------------------------------------------------------------------------
+    def load_series(self) -> Series:
+        """The series the knobs name (``SeriesError``: one sentence)."""
+        s = self.state
+        return load(s.series, noise=s.noise, seed=s.seed, text=s.text)
+
+    def series_defaults(self, key: str) -> tuple[int, int]:
+        """The window w and season m a series starts with."""
+        return DEFAULTS[key]
+
     def _make(self, series_changed: bool) -> Forecast:
         s = self.state
-        series = load(s.series, noise=s.noise, seed=s.seed, text=s.text)
+        series = self.load_series()
         if series_changed:  # a new series: its own number of folds and sliding length
             with self._quiet():
                 s.k, s.slide = 0, 0
@@ -179,7 +189,7 @@ class ForecastingDashboard(LiveDashboard):
                 s.series = "pasted"  # typing numbers means using them
         if name == "series":
             with self._quiet():
-                s.w, s.m = DEFAULTS[s.series]
+                s.w, s.m = self.series_defaults(s.series)
         try:
             label = s.label(name)
             self.rebuild(series_changed=name in ("series", "text", "noise", "seed"),

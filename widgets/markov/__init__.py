@@ -11,6 +11,7 @@ class (names: female vs male; mail: spam vs ham), with each token's share of the
 | ``state`` | ``MarkovState``: the checked knobs |
 | ``view`` | ``MarkovDashboard``: controls, panes, the counting thread |
 | ``panels`` | engine data -> figure patches and HTML (tables, samples, the bridge line) |
+| ``yours`` | ``yours(corpus)``: the dashboard on the student's own text, from Python (JupyterLab) |
 
 All maths lives in ``seqviz`` (``seqviz.models.ngram``, ``seqviz.experiments.markov``).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from widgets.markov.state import MarkovState
 from widgets.markov.view import MarkovDashboard
+from widgets.markov.yours import yours
 
 
 def dashboard(**knobs) -> MarkovDashboard:
@@ -27,4 +29,4 @@ def dashboard(**knobs) -> MarkovDashboard:
     return MarkovDashboard(state)
 
 
-__all__ = ["dashboard", "MarkovDashboard", "MarkovState"]
+__all__ = ["dashboard", "yours", "MarkovDashboard", "MarkovState"]
