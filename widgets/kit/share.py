@@ -83,7 +83,7 @@ class Publisher:
         self.sent_batches = 0
         self.thread_cpu_s = 0.0
         self._lock = threading.Lock()
-        self._queue: list[tuple[str, str]] = []  # (head, payload) lines
+        self._queue: list[tuple[str, str | dict]] = []  # (head, payload) lines; a full figure is a dict until sent
         self._full: set[int] = set()  # panes whose full figure goes next
         self._since_full: dict[int, int] = {}
         self._status: tuple[str, str] | None = None
@@ -217,17 +217,18 @@ class Publisher:
         with self._lock:
             full = [p for p in self.panes if id(p) in self._full]
         for p in full:
-            with p.lock:
-                fig = p.figure.to_plotly_json()
-                payload = json.dumps(_plain({"kind": "react", "data": fig["data"], "layout": fig["layout"]}),
-                                     separators=(",", ":"))
+            with p.lock:  # (only the copy is made under the pane's lock: the training thread waits for no JSON)
+                fig = p.figure.to_plotly_json()  # a deep copy
                 with self._lock:
                     self._full.discard(id(p))
                     self._since_full[id(p)] = 0
-                    self._queue.append((f'{{"p":"{self.ids[id(p)]}","r":1}}', payload))
+                    self._queue.append((f'{{"p":"{self.ids[id(p)]}","r":1}}', fig))
         with self._lock:
             queue, self._queue = self._queue, []
             status, self._status = self._status, None
+        queue = [(h, x if isinstance(x, str) else json.dumps(
+            _plain({"kind": "react", "data": x["data"], "layout": x["layout"]}), separators=(",", ":")))
+            for h, x in queue]
         # a pane's full figure makes its earlier updates in this batch useless
         last_full = {h: i for i, (h, _) in enumerate(queue) if h.endswith(',"r":1}')}
         lines = []
