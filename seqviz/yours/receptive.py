@@ -31,8 +31,8 @@ from seqviz.probes.context import inspecting
 from seqviz.yours.fit import DoesNotFit, call_forward, describe, module_device, require_module, require_tensor
 
 MAX_T = 256  # longest sequence measured: every output against every input is T * C' gradients
-TRIALS = 4  # random inputs per measurement (their nonzero gradients are united)
-SEE = "lesson 05, section 1 (a convolution that cannot peek)"
+TRIALS = 8  # random inputs per measurement (their nonzero gradients are united)
+
 
 # Layers that act on every time step alone (the lag set passes through them unchanged).
 POINTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
@@ -384,7 +384,7 @@ def measure(model: nn.Module, channels: int | None = None, T: int = 64, seed: in
                 raise DoesNotFit(f"This module's first nn.Conv1d takes {conv.in_channels} input channels, but "
                                  f"channels={C} was given: pass channels={conv.in_channels} or leave it out.") from None
             raise
-        y = require_tensor(out, f"one tensor of shape (B, C', T) (the input was {_shape(x)})", SEE)
+        y = require_tensor(out, f"one tensor of shape (B, C', T) (the input was {_shape(x)})")
         if y.dim() != 3 or y.shape[0] != trials or y.shape[-1] != T:
             raise DoesNotFit(f"This module maps {_shape(x)} to {_shape(y)}; the receptive-field view needs "
                              f"(B, C', T) with the same batch B and the same length T out as in: pad the "
