@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from seqviz.figures import yours_attention as fy
+from seqviz.training import History
 from seqviz.yours.attention import PASSED, capture_attention, check_attention, row_entropy, token_labels
 from seqviz.yours.fit import DoesNotFit
 from tests.conftest import wait_for, workers_alive
@@ -341,6 +342,14 @@ def test_figure_builders_carry_the_numbers():
     assert row_entropy([0.25] * 4) == pytest.approx(math.log(4))
     fig = fy.figure("heads", fy.heads_patch(np.stack([w, w[::-1]]), 1, 3, "m"), n_heads=3)
     assert np.allclose(np.array(fig.data[1].z, dtype=float), w[::-1]) and fig.data[2].visible is False
+    assert fig.data[0].zmax == fig.data[1].zmax == 0.5  # one scale for all heads: the largest weight, 0.5
+    assert fy.colour_top(np.array([0.12, 0.31])) == pytest.approx(0.4) and fy.colour_top(np.array([0.97])) == 1.0
+    assert fy.figure("loss", fy.loss_patch(None)).layout.annotations[0].text.startswith("No training steps yet")
+    h = History()
+    for k, v in enumerate([3.0, 1.0, 2.0], start=1):
+        h.add(k, v, 0.0)
+    fig = fy.figure("loss", fy.loss_patch(h, window=2))
+    assert not fig.layout.annotations and list(fig.data[1].y) == pytest.approx([3.0, 2.0, 1.5])
 
 
 # -- the widget -----------------------------------------------------------------------------------------

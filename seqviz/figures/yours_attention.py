@@ -6,7 +6,9 @@ Panes: ``heat`` (one head's weights, tokens on the axes, a box around the chosen
 ``row`` (that row as bars, the uniform weight 1/T_k dashed, its entropy against ln T_k in the
 title), ``heads`` (every head of the chosen attention module side by side, at most ``MAX_HEADS``)
 and ``loss`` (the training loss: a running mean over ``WINDOW`` batches, each batch faint).
-Four small figures, not one: plotly.js redraws every subplot of a figure on any change, so the
+Colour scales run from 0 to the largest weight shown, rounded up to a tenth (``colour_top``), with
+a colour bar: an untrained head is nearly uniform, and on a fixed 0-1 scale it would be one dark
+block. Four small figures, not one: plotly.js redraws every subplot of a figure on any change, so the
 query's row (what a slider moves) redraws alone.
 """
 
@@ -25,18 +27,21 @@ WINDOW = 20  # batches in the loss curve's running mean (said on its axis)
 MAX_HEADS = 8  # heads drawn side by side in the small multiples
 MAX_TICKS = 48  # more positions than this: numbered axes, the tokens in the hover text
 PANES = ("heat", "row", "heads", "loss")
+NO_STEPS = dict(text="No training steps yet: press Train or One step.", x=0.5, y=0.5, xref="paper", yref="paper",
+                showarrow=False, font=dict(size=15))
 PANE = {"heat_patch": "heat", "row_patch": "row", "heads_patch": "heads", "loss_patch": "loss"}
 
 
 def _heatmap(name: str, **kw) -> go.Heatmap:
-    return go.Heatmap(name=name, meta=name, z=[[0.0]], zmin=0, zmax=1, colorscale=SEQUENTIAL, showscale=False,
+    kw = {"showscale": False, **kw}
+    return go.Heatmap(name=name, meta=name, z=[[0.0]], zmin=0, zmax=1, colorscale=SEQUENTIAL,
                       hovertemplate="query %{y}, key %{x}: %{z:.3f}<extra></extra>", **kw)
 
 
 def skeleton(pane: str, n_heads: int = 1) -> go.Figure:
     """The empty figure of ``pane`` (``n_heads``: the most heads any attention module has, for ``heads``)."""
     if pane == "heat":
-        fig = go.Figure([_heatmap("heat"),
+        fig = go.Figure([_heatmap("heat", showscale=True, colorbar=dict(thickness=14, len=0.8, title="weight")),
                          go.Scatter(name="chosen query", meta="heat_sel", mode="lines", x=[], y=[], hoverinfo="skip",
                                     line=dict(color=COLORS["rnn"], width=3), showlegend=False)])
         return apply_theme(fig, width=560, height=560, margin=dict(l=90, r=20, t=70, b=80), showlegend=False,
@@ -72,13 +77,20 @@ def skeleton(pane: str, n_heads: int = 1) -> go.Figure:
                                     line=dict(color=COLORS["gru"], width=3))])
         return apply_theme(fig, width=560, height=340, margin=dict(l=70, r=20, t=60, b=60),
                            xaxis=dict(title=f"step (line: mean of the last {WINDOW} batches)"),
-                           yaxis=dict(title="loss"))
+                           yaxis=dict(title="loss"), annotations=[NO_STEPS])
     raise KeyError(pane)
 
 
 def figure(pane: str, *patches: dict, n_heads: int = 1) -> go.Figure:
     """Skeleton of ``pane`` with ``patches`` applied (tests, docs)."""
     return build(skeleton(pane, n_heads), *patches)
+
+
+def colour_top(w) -> float:
+    """The top of the colour scale: the largest weight shown, rounded up to a tenth (so an untrained,
+    nearly uniform head is not one dark block; the colour bar says the scale)."""
+    top = float(np.nanmax(w)) if np.size(w) and np.isfinite(w).any() else 1.0
+    return min(1.0, max(0.1, np.ceil(top * 10 - 1e-9) / 10))
 
 
 def _show(label: str) -> str:
@@ -108,7 +120,7 @@ def heat_patch(weights, q_labels: list[str] | None, k_labels: list[str] | None, 
     ``query`` the chosen row (boxed); ``title`` says which module, head and sequence."""
     w = np.asarray(weights, dtype=float)
     T_q, T_k = w.shape
-    return patch({"heat": dict(z=w.tolist(), x=list(range(T_k)), y=list(range(T_q)),
+    return patch({"heat": dict(z=w.tolist(), x=list(range(T_k)), y=list(range(T_q)), zmin=0, zmax=colour_top(w),
                                customdata=_hover(q_labels, k_labels, T_q, T_k),
                                hovertemplate="%{customdata}: %{z:.3f}<extra></extra>"),
                   "heat_sel": _box(query, T_k)},
@@ -131,7 +143,8 @@ def row_patch(row, k_labels: list[str] | None, query: int, q_label: str | None, 
     return patch({"row": dict(x=list(range(T_k)), y=r.tolist(), customdata=[_show(t) for t in labels],
                               hovertemplate="key %{x} '%{customdata}': %{y:.3f}<extra></extra>"),
                   "row_uniform": dict(x=[-0.5, T_k - 0.5], y=[1.0 / T_k] * 2)},
-                 {"xaxis": _ticks(k_labels, T_k), "title": dict(text=title)})
+                 {"xaxis": _ticks(k_labels, T_k), "title": dict(text=title),
+                  "yaxis": dict(range=[0, min(1.0, colour_top(np.append(r, 1.0 / T_k)) + 0.02)])})
 
 
 def heads_patch(weights, chosen: int, n_panels: int, name: str) -> dict:
@@ -140,15 +153,16 @@ def heads_patch(weights, chosen: int, n_panels: int, name: str) -> dict:
     w = np.asarray(weights, dtype=float)
     H = w.shape[0]
     traces, notes = {}, []
+    top = colour_top(w)  # one colour scale for every head of the module (said in the title)
     for h in range(n_panels):
-        traces[f"head_{h}"] = dict(z=w[h].tolist() if h < H else [], visible=h < H)
+        traces[f"head_{h}"] = dict(z=w[h].tolist() if h < H else [], visible=h < H, zmin=0, zmax=top)
     step = 1.0 / n_panels
     for h in range(n_panels):
         text = "" if h >= H else (f"<b>head {h} (above)</b>" if h == chosen else f"head {h}")
         notes.append(dict(text=text, x=step * (h + 0.5), y=1.0, xref="paper", yref="paper", xanchor="center",
                           yanchor="bottom", showarrow=False, font=dict(size=14)))
     more = f" (the first {n_panels} of {H})" if H > n_panels else ""
-    notes.append(dict(text=html.escape(f"Every head of {name}{more}"), x=0, y=1.0, xref="paper", yref="paper",
+    notes.append(dict(text=html.escape(f"Every head of {name}{more}; colour: 0 dark to {top:g} yellow"), x=0, y=1.0, xref="paper", yref="paper",
                       xanchor="left", yanchor="bottom", yshift=24, showarrow=False, font=dict(size=15)))
     return patch(traces, {"annotations": notes})
 
@@ -156,8 +170,9 @@ def heads_patch(weights, chosen: int, n_panels: int, name: str) -> dict:
 def loss_patch(history, window: int = WINDOW, max_points: int = 400) -> dict:
     """Pane loss: the running mean over ``window`` batches and every batch faint (History ``history``)."""
     if history is None or not len(history):
-        return patch({"loss": dict(x=[], y=[]), "loss_raw": dict(x=[], y=[])})
+        return patch({"loss": dict(x=[], y=[]), "loss_raw": dict(x=[], y=[])}, {"annotations": [NO_STEPS]})
     step = history.step
     mx, my = downsample(step, history.running_mean("loss", window), max_points)
     rx, ry = downsample(step, history.column("loss"), max_points)
-    return patch({"loss": dict(x=list(mx), y=list(my)), "loss_raw": dict(x=list(rx), y=list(ry))})
+    return patch({"loss": dict(x=list(mx), y=list(my)), "loss_raw": dict(x=list(rx), y=list(ry))},
+                 {"annotations": []})

@@ -280,8 +280,8 @@ class YoursAttentionDashboard(LiveDashboard):
         said = []
         if names:
             shown = ", ".join(names[:4]) + (" and more" if len(names) > 4 else "")
-            said.append(f"{len(names)} attention module{'s' if len(names) > 1 else ''} in your model ({shown}), "
-                        f"a batch of {w.shape[0]}.")
+            said.append(f"{len(names)} attention module{'s' if len(names) > 1 else ''} in your model ({shown}); "
+                        f"{w.shape[0]} sequence{'s' if w.shape[0] > 1 else ''} of the inputs shown.")
         if self.passed is not None:
             said.append("attention= is shown as you passed it" + (" (it does not change while the model trains)."
                                                                    if self.run is not None else "."))
