@@ -113,6 +113,7 @@ def test_layer_norms_equal_retain_grad_on_an_explicit_unroll(kind, batch_first):
     np.testing.assert_allclose(g.h_norms, hn, rtol=1e-9, atol=1e-300)
     assert g.loss == pytest.approx(loss, rel=1e-9)
     assert g.kind == kind and g.dtype == "float64" and g.T == x.shape[1 if batch_first else 0]
+    assert g.max_output_diff < 1e-12  # the recomputed layer output is the fused one (float64 copy)
     if kind == "lstm":
         np.testing.assert_allclose(g.c_norms, cn, rtol=1e-9, atol=1e-300)
     else:
@@ -512,3 +513,10 @@ def test_figure_builders_hold_the_numbers_they_are_given():
     assert lp["layout"]["yaxis"]["type"] == "linear"  # a negative loss: no log axis
     assert yf.loss_patch(h, window=2, upto=3)["layout"]["yaxis"]["type"] == "log"
     assert p.ratio == 0.0 and q.ratio == pytest.approx(0.1)
+
+
+def test_log_axes_label_whole_decades_or_one_two_five():
+    from seqviz.figures.yours_gradflow import log_dtick
+
+    assert log_dtick([1e-40, 1.0]) == 7 and log_dtick([1e-5, 0.1]) == 1 and log_dtick([0.02, 0.1]) == "D2"
+    assert log_dtick([0.0, np.nan]) == "D2"

@@ -35,6 +35,19 @@ def _legend(title: str) -> dict:
                 title=dict(text=f"<b>{title}</b>", font=dict(size=14), side="top"), bgcolor="rgba(0,0,0,0)")
 
 
+def log_dtick(*arrays) -> int | str:
+    """The tick spacing of a log axis over the positive values of ``arrays``: whole decades, at most
+    about 6 labels (e.g. every 7th decade over 40), or "D2" (1, 2, 5 in each decade) over less than
+    2.5 decades; plotly's own choice labels every digit of a short range, and 2 and 5 of a long one,
+    where they overlap the powers of ten."""
+    v = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays]) if arrays else np.zeros(0)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return "D2"
+    span = float(np.log10(v.max()) - np.log10(v.min()))
+    return "D2" if span < 2.5 else int(np.ceil(span / 6))
+
+
 def build_norms_figure(kind: str = "lstm", height: int = 380, width: int = WIDTH) -> go.Figure:
     """||dL/dh_t|| and, for an LSTM (or marked c_t), ||dL/dc_t|| against t (log y)."""
     color = COLORS.get(kind, COLORS["lstm"])
@@ -69,7 +82,9 @@ def norms_patch(probe, step: int | None = None, where: str = "") -> dict:
         bits.append(where)
     if step is not None:
         bits.append(f"after {step} update{'s' if step != 1 else ''}")
-    return patch(traces, {"legend": {"title": {"text": f"<b>{', '.join(bits)}:</b>"}}})
+    shown = [t["y"] for t in traces.values() if len(t["y"])]
+    return patch(traces, {"legend": {"title": {"text": f"<b>{', '.join(bits)}:</b>"}},
+                          "yaxis": {"dtick": log_dtick(*shown)}})
 
 
 def build_heat_figure(height: int = 360, width: int = WIDTH) -> go.Figure:
@@ -128,10 +143,11 @@ def loss_patch(history, window: int = 20, upto: int | None = None) -> dict:
     """Each step's loss and its running mean over ``window`` steps, rows up to step ``upto`` when
     given; the y axis is logarithmic while every loss is positive, linear otherwise."""
     if not len(history):
-        return patch({"loss": {"x": [], "y": []}, "loss_raw": {"x": [], "y": []}}, {"yaxis": {"type": "linear"}})
+        return patch({"loss": {"x": [], "y": []}, "loss_raw": {"x": [], "y": []}},
+                     {"yaxis": {"type": "linear", "dtick": None}})
     x, y = _xy(history, "loss", upto, window, CURVE_POINTS)
     xr, yr = _xy(history, "loss", upto, None, CURVE_POINTS)
     finite = yr[np.isfinite(yr)]
     log = bool(len(finite)) and bool(np.all(finite > 0))
     return patch({"loss": {"x": x, "y": y}, "loss_raw": {"x": xr, "y": yr}},
-                 {"yaxis": {"type": "log" if log else "linear"}})
+                 {"yaxis": {"type": "log", "dtick": log_dtick(finite)} if log else {"type": "linear", "dtick": None}})

@@ -306,7 +306,7 @@ class YourGradientFlow(LiveDashboard):
 
 @your_model_entry
 def yours(model, batches, loss_fn=None, optimizer=None, lr: float = 1e-3, clip: float | None = None,
-          probe_batch=None, batch_size: int = 32, probe_every: int = 10, layer: str | None = None,
+          probe_batch=None, batch_size: int = 32, probe_every: int = 20, layer: str | None = None,
           stack_layer: int | None = None, seed: int = 0, name: str = "your model"):
     """The gradient-flow dashboard on your own recurrent ``model`` (an ``nn.Module`` with an
     nn.RNN / nn.LSTM / nn.GRU inside, or a hand-written cell that calls
