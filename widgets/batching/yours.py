@@ -5,7 +5,7 @@ token ids of different lengths (``seqviz.yours.data.check_sequences`` says in on
 does not fit). Sentences go through the dashboard's own text path (they appear in its sentences box,
 one a line, and can be edited there); token ids are batched as they are: the padded batch is
 ``torch.nn.utils.rnn.pad_sequence`` of the first B of them, and the "Sequences" toggle gets one more
-choice, "your sequences", so the random lengths stay one click away.
+choice, "your ids", so the random lengths stay one click away.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class YourBatchingDashboard(BatchingDashboard):
 
     def make_controls(self):
         c = make_controls()
-        c["source"].options = [*c["source"].options, ("your sequences", YOURS)]
+        c["source"].options = [*c["source"].options, ("your ids", YOURS)]
         return c
 
     def make_scene(self):
