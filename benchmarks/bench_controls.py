@@ -75,8 +75,11 @@ BACKGROUND_S = 4.0  # while training: seconds without presses to learn what trai
 # ---------------------------------------------------------------------------------------------
 # In-page monitor (installed once per page)
 # ---------------------------------------------------------------------------------------------
-MONITOR_JS = r"""() => {
+MONITOR_JS = r"""(root) => {
 if (window.__bench) return 'already';
+// root: a CSS selector of the one element whose plots, texts, controls and buttons are watched
+// (a view inside a JupyterLab notebook); none: the whole page (a Voila dashboard)
+const R = () => (root ? document.querySelector(root) || document.createDocumentFragment() : document);
 const B = window.__bench = {log: [], base: 0, presses: [], reg: new Map(), frames: 0, scanMs: 0, scanMax: 0,
                             err: null, nPlot: 0, nText: 0, nCtl: 0, nBtn: 0};
 const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
@@ -113,7 +116,7 @@ const walk = (path, v, depth) => {
 const scan = () => {
   const t = performance.now();
   seen = new Set(); changed = [];
-  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+  for (const gd of R().querySelectorAll('.js-plotly-plot')) {
     if (!gd.dataset.benchPlot) gd.dataset.benchPlot = String(B.nPlot++);
     const P = 'P' + gd.dataset.benchPlot;
     const data = gd.data || [];
@@ -128,7 +131,7 @@ const scan = () => {
     const lay = gd.layout || {};
     for (const k in lay) if (k[0] !== '_' && k !== 'template' && own(lay, k)) walk(P + '|layout|' + k, lay[k], 1);
   }
-  for (const el of document.querySelectorAll('.widget-html')) {
+  for (const el of R().querySelectorAll('.widget-html')) {
     if (!el.dataset.benchText) el.dataset.benchText = String(B.nText++);
     leaf('T' + el.dataset.benchText, el.textContent);
   }
@@ -198,7 +201,7 @@ B.discover = () => {
   const out = [];
   const sel = '.widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox, .widget-text, ' +
               '.widget-textarea, .widget-inline-hbox';
-  for (const el of document.querySelectorAll(sel)) {
+  for (const el of R().querySelectorAll(sel)) {
     let kind = el.dataset.benchKind || null;
     if (!kind) {
       if (el.matches('.widget-slider') && el.querySelector('.noUi-handle, .ui-slider-handle')) kind = 'slider';
@@ -227,7 +230,7 @@ B.siblings = id => {
     .map(x => x.dataset.benchId);
 };
 // -- buttons -------------------------------------------------------------------------------
-B.buttons = () => Array.from(document.querySelectorAll('button.widget-button')).map(b => {
+B.buttons = () => Array.from(R().querySelectorAll('button.widget-button')).map(b => {
   if (!b.dataset.benchBtn) b.dataset.benchBtn = 'b' + (B.nBtn++);
   return {id: b.dataset.benchBtn, text: b.textContent.trim(), disabled: b.disabled, hidden: !shown(b)};
 });
@@ -609,8 +612,9 @@ class Trainer:
 # One dashboard
 # ---------------------------------------------------------------------------------------------
 class Bench:
-    def __init__(self, page, nb: str, n: int, label_filter: str | None):
-        self.page, self.nb, self.n, self.filter = page, nb, n, label_filter
+    def __init__(self, page, nb: str, n: int, label_filter: str | None, root: str | None = None):
+        """``root``: CSS selector of the element to measure (default: the whole page, a Voila dashboard)."""
+        self.page, self.nb, self.n, self.filter, self.root = page, nb, n, label_filter, root
         self.results: dict[tuple, Result] = {}  # (control id, condition) -> result, in measuring order
         self.idle_bg: list[str] = []
         # (control id, condition) -> (the control switched, the action, the action undoing it)
@@ -849,7 +853,7 @@ class Bench:
     def run(self, phases: str) -> list[Result]:
         page = self.page
         page.set_default_timeout(8000)
-        self.js(MONITOR_JS)
+        self.js(MONITOR_JS, self.root)
         self.quiet(1000, cap=20000)
         t = self.js("() => window.__bench.now()")  # what changes by itself while nothing is pressed
         page.wait_for_timeout(1500)
