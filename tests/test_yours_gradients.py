@@ -468,6 +468,12 @@ def test_train_runs_in_the_worker_and_pause_stops_it(built):
     steps, rows = d.probe_rows()
     assert steps[:3] == [0, 2, 4] and len(arr(trace(d, "heat").z)) == len(steps)
     np.testing.assert_allclose(arr(trace(d, "norm_h").y), np.maximum(rows[-1].h_norms, 1e-40))
+    # the History slider scrubs back: at its first snapshot (step 0) the untrained probe, no loss yet
+    d.timeline.slider.value = 0
+    np.testing.assert_allclose(arr(trace(d, "norm_h").y), np.maximum(rows[0].h_norms, 1e-40))
+    assert len(trace(d, "loss").x) == 0 and len(arr(trace(d, "heat").z)) == 1 and "after 0 updates" in d.readout.value
+    d.timeline.slider.value = d.timeline.slider.max
+    np.testing.assert_allclose(arr(trace(d, "norm_h").y), np.maximum(rows[-1].h_norms, 1e-40))
     sizes = d.recorded_sizes()
     assert sizes["timeline"] <= 40 and sizes["probes"] <= 120
 
@@ -480,6 +486,9 @@ def test_voila_gets_the_note_and_a_misfit_one_sentence(built, monkeypatch):
     assert isinstance(out, NotFit) and out.sentence.startswith("This module returns a tensor of shape (5, 1)")
     assert isinstance(built(seeded(Student), (x, y), lr=float("nan")), NotFit)
     assert built(seeded(Student), (x, y), probe_every=0).sentence.startswith("probe_every must be")
+    assert built(seeded(Student), (x, y), optimizer="adam").sentence == \
+        "optimizer must be a torch.optim optimizer; found a str."
+    assert built(seeded(Student), (x, y), layer="decoder").sentence.startswith("There is no nn.RNN/nn.LSTM/nn.GRU")
     monkeypatch.setenv("VOILA_BASE_URL", "/")
     out = built(seeded(Student), (x, y))
     assert isinstance(out, NotFit) and out.sentence == VOILA_NOTE and out.level == "info"

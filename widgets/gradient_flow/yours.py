@@ -58,9 +58,9 @@ def ratio_html(probe, updates: int | None) -> str:
     if not math.isfinite(r):
         text = "the last step gets no gradient, so there is no ratio"
     else:
-        trend = ("fades" if r < 1 else "grows") + " going back in time"
+        trend = "fades" if r < 1 else "grows" if r > 1 else "neither fades nor grows"
         text = (f"= <b>{r:.3g}</b>: the gradient reaching step 0 is {r:.3g} times the one at step {T - 1} "
-                f"(it {trend})" if r != 1 else f"= <b>1</b>")
+                f"(it {trend} going back in time)")
     return (f"<div style='font-size:15px'>||dL/dh<sub>0</sub>|| / ||dL/dh<sub>{T - 1}</sub>||{when} {text}; "
             f"loss on the probe batch {probe.loss:.4g} ({probe.dtype}).</div>")
 
@@ -329,6 +329,8 @@ def yours(model, batches, loss_fn=None, optimizer=None, lr: float = 1e-3, clip: 
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
             raise DoesNotFit(f"{what} must be a number from {lo:g} to {hi:g}; it is {v!r}.")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise DoesNotFit(f"optimizer must be a torch.optim optimizer; found {describe(optimizer)}.")
     if probe_batch is None:
         x, y = batch_source(batches, batch_size)(torch.Generator().manual_seed(int(seed)))
     else:
