@@ -87,6 +87,7 @@ class YourVectorsView(LiveDashboard):
                                            layout=ipw.Layout(width="340px")),
         }
         self.pane = PlotPane(build_embedding_figures()["space"])
+        self.panes = {"space": self.pane}
         self.info, self.neigh, self.analogy = ipw.HTML(), ipw.HTML(), ipw.HTML()
         bind_all(self.c, self.state, self.status)
         g, s = self.guarded, self.state
