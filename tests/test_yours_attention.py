@@ -453,6 +453,15 @@ def test_attention_passed_alone_and_in_voila(monkeypatch):
     v.one_step()
     assert "Nothing to train: pass batches=" in v.status.value
     v.close_worker()
+    # a model with attention of its own (no nn.MultiheadAttention), its weights passed in, trained here
+    x, y = data()
+    own = nn.Sequential(nn.Embedding(8, E), nn.Linear(E, 8))
+    v = yours(own, attention=torch.softmax(torch.randn(3, 2, 6, 6), -1), batches=(x, y))
+    assert isinstance(v, YoursAttentionDashboard), getattr(v, "sentence", v)
+    assert v.maps.names == [PASSED] and "does not change while the model trains" in v.status.value
+    v.one_step()
+    assert v.run.steps == 1
+    v.close_worker()
     monkeypatch.setenv("VOILA_BASE_URL", "/")
     note = yours(Tiny(), inputs=data()[0][:2])
     assert isinstance(note, NotFit) and note.sentence == VOILA_NOTE
