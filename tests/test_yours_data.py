@@ -63,7 +63,12 @@ def test_missing_values_are_filled_by_a_straight_line_and_said():
     keep = np.setdiff1d(np.arange(100), gaps)
     np.testing.assert_allclose(s.values[gaps], np.interp(gaps, keep, x[keep]))
     np.testing.assert_array_equal(s.values[keep], x[keep])
-    assert "3 values of 100 were missing (NaN)" in s.note
+    assert "3 values of 100 were missing (NaN or None)" in s.note
+    with_none = [None if i in gaps else v for i, v in enumerate(x)]  # a list's None is missing too
+    np.testing.assert_array_equal(D.check_series(with_none).values, s.values)
+    pd = pytest.importorskip("pandas")
+    na = pd.Series(with_none, dtype="Float64")  # pandas' own NA (an object array through .to_numpy())
+    np.testing.assert_array_equal(D.check_series(na).values, s.values)
     y[:60] = np.nan
     assert "60 of the 100 values are missing" in refused(D.check_series, y)
 
@@ -73,7 +78,7 @@ def test_missing_values_are_filled_by_a_straight_line_and_said():
     (torch.zeros(2, 5, 4), "This is a (2, 5, 4) tensor; the forecasting view needs one series: pass x[0, :, 0]"),
     ([1.0, 2.0, "x", 4.0], "Item 2 is the text 'x', not a number"),
     (np.array(["a", "b"]), "Item 0 is the text 'a', not a number"),
-    ([1.0, None, 3.0], "Item 1 is None, not a number"),
+    ([1.0, object(), 3.0], "Item 1 is an object, not a number"),
     ("1 2 3", "This is text"),
     (3.5, "This is one number"),
     ([], "This series is empty"),
@@ -207,7 +212,7 @@ def test_forecasting_on_the_students_series_fits_its_ar_by_lstsq_and_trains_ever
         ref = [coef[0] + sum(coef[i] * v[t - i] for i in range(1, 9)) for t in range(ts, len(v))]
         np.testing.assert_allclose(numbers(trace(d, "pred_ar").y), ref, rtol=1e-7)
         np.testing.assert_allclose(numbers(trace(d, "pred_seasonal").y), v[ts - 10:len(v) - 10])
-        assert "1 value of 260 was missing (NaN)" in d.status.text and "Ready: my sine, 260 values" in d.status.text
+        assert "1 value of 260 was missing (NaN or None)" in d.status.text and "Ready: my sine, 260 values" in d.status.text
         # every model, every validation, on the student's series
         d.buttons["train"].click()
         assert wait_for(lambda: not d.worker.running, 120) and d.exp.phase == "done"

@@ -6,7 +6,7 @@ dashboard's engine takes, with plain sentences saying what was changed (``notes`
 ``seqviz.yours.fit.DoesNotFit`` with one sentence when it cannot be used:
 
 - ``check_series(x, name)`` -> ``Series`` (key ``"yours"``): one finite numeric series; missing
-  values (NaN) are filled by a straight line between their neighbours, as the bundled CO2 series'
+  values (NaN, None, pandas' NA) are filled by a straight line between their neighbours, as the bundled CO2 series'
   missing weeks are; at most ``MAX_SERIES_VALUES`` (the most recent) are kept;
   ``fit_window(n, window, season)`` -> the window w and season m the forecasting set-up takes;
 - ``check_sequences(seqs)`` -> ``Sequences``: sentences (as the sentences box would hold them, one
@@ -71,6 +71,11 @@ def as_array(x: Any) -> np.ndarray:
                          "pass a 1-D list or array of numbers.") from e
 
 
+def _missing(v: Any) -> bool:
+    """None, or pandas' NA / NaT (a missing value in an object column), without importing pandas."""
+    return v is None or type(v).__name__ in ("NAType", "NaTType")
+
+
 def _what(v: Any) -> str:
     return f"the text {str(v)[:30]!r}" if isinstance(v, (str, bytes)) else describe(v)
 
@@ -89,8 +94,8 @@ def check_series(x: Any, name: str = "your series") -> Series:
                          "pass one of its values, e.g. x['sales'].")
     if isinstance(x, (list, tuple)):  # numpy would turn [1, 2, "x"] into three strings
         for i, v in enumerate(x):
-            if isinstance(v, (str, bytes)) or (not isinstance(v, (numbers.Real, np.generic, torch.Tensor, list,
-                                                                     tuple, np.ndarray))):
+            if isinstance(v, (str, bytes)) or (not _missing(v) and not isinstance(
+                    v, (numbers.Real, np.generic, torch.Tensor, list, tuple, np.ndarray))):
                 raise DoesNotFit(f"Item {i} is {_what(v)}, not a number: the forecasting view needs numbers only "
                                  "(convert them first, e.g. np.asarray(x, dtype=float)).")
     a = as_array(x)
@@ -114,7 +119,7 @@ def check_series(x: Any, name: str = "your series") -> Series:
             try:
                 if isinstance(v, (str, bytes)):
                     raise TypeError
-                out[i] = float(v)
+                out[i] = np.nan if _missing(v) else float(v)
             except (TypeError, ValueError, OverflowError):
                 raise DoesNotFit(f"Item {i} is {_what(v)}, not a number: the forecasting view needs numbers only "
                                  "(convert them first, e.g. np.asarray(x, dtype=float)).") from None
@@ -146,7 +151,7 @@ def check_series(x: Any, name: str = "your series") -> Series:
                          "them measured: pass a series with fewer gaps.")
     if n_missing:
         a = fill_gaps(a)
-        notes.append(f"{_plural(n_missing, 'value')} of {n:,} {'was' if n_missing == 1 else 'were'} missing (NaN) "
+        notes.append(f"{_plural(n_missing, 'value')} of {n:,} {'was' if n_missing == 1 else 'were'} missing (NaN or None) "
                      "and filled by a straight line between the measured values either side.")
     if np.ptp(a) == 0:
         raise DoesNotFit(f"All {n:,} values are equal: a constant series has nothing to forecast "
