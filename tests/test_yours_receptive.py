@@ -295,3 +295,29 @@ def test_voila_gets_the_note_and_a_misfit_one_sentence(monkeypatch):
     monkeypatch.setenv("VOILA_BASE_URL", "/")
     note = yours(student_model())
     assert isinstance(note, NotFit) and note.sentence == VOILA_NOTE
+
+
+# -- the figure builders (pure) ----------------------------------------------------------------
+
+def test_row_and_map_patches_hold_log10_of_the_map_on_one_scale():
+    from seqviz.figures import yours_receptive as F
+
+    g = np.array([[1.0, 0.0, 0.0], [10.0, 0.1, 0.0], [0.0, 100.0, 1.0]])
+    row = F.row_patch(g, 1, [0, 1], full=True)["traces"]
+    assert row["row_heat"]["z"] == [[1.0, -1.0, None]] and row["row_heat"]["customdata"] == [[1, 0, -1]]
+    assert row["row_analytic"] == {"x": [0, 1], "y": [1, 1]} and row["row_self"]["x"] == [1, 1]
+    assert F.row_patch(g, 0, None)["traces"]["row_analytic"] == {"x": [], "y": []}  # not a plain stack
+    heat = F.map_patch(g)["traces"]["map_heat"]
+    assert heat["z"] == [[0.0, None, None], [1.0, -1.0, None], [None, 2.0, 0.0]]
+    assert (heat["zmin"], heat["zmax"]) == (row["row_heat"]["zmin"], row["row_heat"]["zmax"]) == (-1.0, 2.0)
+    assert F.cursor_patch(2, 3)["traces"]["map_cursor"]["y"] == [2, 2]
+
+
+def test_loss_patch_is_the_running_mean_of_the_last_window_steps():
+    from seqviz.figures import yours_receptive as F
+
+    losses = [float(v) for v in np.random.default_rng(0).random(30)]
+    p = F.loss_patch(range(1, 31), losses, window=7)["traces"]
+    expected = [np.mean(losses[max(0, i - 6): i + 1]) for i in range(30)]
+    np.testing.assert_allclose(p["loss_mean"]["y"], expected)
+    assert p["loss_raw"]["y"] == losses and p["loss_mean"]["x"] == list(range(1, 31))

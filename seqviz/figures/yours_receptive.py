@@ -57,7 +57,7 @@ def _map_figure(width: int | None) -> go.Figure:
         go.Heatmap(meta="map_heat", name="measured", colorscale=SEQUENTIAL, showscale=False, x=[0], y=[0],
                    z=[[None]], hovertemplate="output t = %{y}, input s = %{x}: log10 |∂y/∂x| = %{z:.2f}<extra></extra>"),
         go.Scatter(meta="map_diagonal", name="s = t", mode="lines", x=[], y=[], hoverinfo="skip",
-                   line=dict(color=COLORS["rnn"], width=1.5, dash="dash")),
+                   line=dict(color=COLORS["rnn"], width=2, dash="dash")),
         go.Scatter(meta="map_cursor", name="output t", mode="lines", x=[], y=[], hoverinfo="skip",
                    line=dict(color=COLORS["accent"], width=2)),
     ])
@@ -90,12 +90,22 @@ def build_figures(width: int | None = 760, loss: bool = False, window: int = WIN
     return figs
 
 
+def colour_range(grad: np.ndarray) -> dict:
+    """zmin / zmax of log10 over the nonzero cells of the whole map: the row and the map share one scale."""
+    nz = np.asarray(grad, dtype=float)
+    nz = nz[nz > 0]
+    if not nz.size:
+        return {"zmin": -1.0, "zmax": 0.0}
+    lo, hi = float(np.log10(nz.min())), float(np.log10(nz.max()))
+    return {"zmin": lo, "zmax": hi if hi > lo else lo + 1.0}
+
+
 def row_patch(grad: np.ndarray, t: int, analytic_positions=None, full: bool = False) -> dict:
-    """The "row" figure for output t: row t of ``grad`` (T, T) as log10 (zeros blank), its lags t - s
-    in the hover, the analytic positions (None: not a plain stack, nothing drawn), the line s = t.
-    ``full``: the positions and range too (a new T)."""
+    """The "row" figure for output t: row t of ``grad`` (T, T) as log10 (zeros blank; the colour scale
+    of the whole map), its lags t - s in the hover, the analytic positions (None: not a plain stack,
+    nothing drawn), the line s = t. ``full``: the positions and range too (a new T)."""
     T = grad.shape[1]
-    heat = {"z": [logs(grad[int(t)])], "customdata": [[int(t) - s for s in range(T)]]}
+    heat = {"z": [logs(grad[int(t)])], "customdata": [[int(t) - s for s in range(T)]], **colour_range(grad)}
     if full:
         heat.update(x=list(range(T)), y=[0])
     pos = [] if analytic_positions is None else [int(p) for p in analytic_positions]
@@ -107,7 +117,7 @@ def row_patch(grad: np.ndarray, t: int, analytic_positions=None, full: bool = Fa
 def map_patch(grad: np.ndarray, full: bool = False) -> dict:
     """The "map" figure's cells: log10 of every ``grad[t, s]`` (zeros blank), and the line s = t."""
     T = grad.shape[0]
-    heat = {"z": [logs(row) for row in grad]}
+    heat = {"z": [logs(row) for row in grad], **colour_range(grad)}
     if full:
         heat.update(x=list(range(T)), y=list(range(T)))
     return patch({"map_heat": heat, "map_diagonal": {"x": [-0.5, T - 0.5], "y": [-0.5, T - 0.5]}},
