@@ -307,7 +307,17 @@ def test_vectors_view_words_and_sentences(X):
     v.state.words = "zebra"
     assert "at least two of your words" in v.status.text
     assert "Traceback" not in v.status.value
+    # k: the table lists the k nearest, and the plot colours those among the shown words
+    v.state.word, v.state.k, v.state.words = "king", 4, "king queen man woman w0 w1 w2 w3"
+    i = WORDS.index("king")
+    top = {WORDS[j] for j in [j for j in np.argsort(-C[i], kind="stable") if j != i][:4]}
+    assert v.neigh.value.count("<tr>") == 4
+    tr = trace(v, "space")
+    assert {w for w, col in zip(tr.text, tr.marker.color) if col == "#D55E00"} == top & set(tr.text)
+    v.state.k = 99
+    assert v.state.k == 20 and "Neighbours k" in v.status.text
     small = emb_yours(np.eye(3), ["a", "b", "c"])
+    assert small.state.k == 2
     assert "nothing is left to answer" in small.analogy.value
 
 

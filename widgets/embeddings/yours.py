@@ -32,6 +32,7 @@ from widgets.kit import CheckedState, LiveDashboard, PlotPane, bind_all
 from widgets.kit.yours import your_model_entry
 
 MAX_SHOWN = 40  # words on the PCA plot at once (the first 40 of the vocabulary unless typed)
+MAX_K = 20  # most neighbours listed and coloured
 FONT = "font-size:15px"
 
 
@@ -43,8 +44,11 @@ def split_words(text: str) -> list[str]:
 class YourVectorsState(CheckedState):
     TEXTS = {"words": 2000, "word": 60, "a": 60, "b": 60, "c": 60}
     CHOICES = {"exclude_inputs": (True, False)}
+    RANGES = {"k": lambda s: (1, max(1, min(MAX_K, int(s.n_words) - 1)), True)}
     LABELS = {"words": "Words shown", "word": "Word", "a": "a", "b": "b", "c": "c",
-              "exclude_inputs": "exclude inputs"}
+              "exclude_inputs": "exclude inputs", "k": "Neighbours k"}
+    n_words = tl.Int(MAX_K + 1)  # V (the k slider's range); set first
+    k = tl.Any(5)
     words = tl.Any("")
     word = tl.Any("")
     a = tl.Any("")
@@ -58,7 +62,8 @@ def _defaults(words: list[str]) -> dict:
     low = {w.lower(): w for w in words}
     abc = [low[w] for w in ("king", "man", "woman") if w in low]
     abc = abc if len(abc) == 3 else words[:3]
-    return {"words": " ".join(words[:MAX_SHOWN]), "word": words[0], "a": abc[0], "b": abc[1], "c": abc[2]}
+    return {"n_words": len(words), "k": min(5, len(words) - 1), "words": " ".join(words[:MAX_SHOWN]),
+            "word": words[0], "a": abc[0], "b": abc[1], "c": abc[2]}
 
 
 class YourVectorsView(LiveDashboard):
@@ -77,6 +82,9 @@ class YourVectorsView(LiveDashboard):
                               style={"description_width": "100px"}),
             "word": ipw.Text(description="Word", continuous_update=False, layout=ipw.Layout(width="260px"),
                              style={"description_width": "50px"}),
+            "k": ipw.IntSlider(min=1, max=max(1, min(MAX_K, V - 1)), description="Neighbours k",
+                               continuous_update=False, layout=ipw.Layout(width="340px"),
+                               style={"description_width": "100px"}),
             "a": ipw.Text(description="a", continuous_update=False, layout=ipw.Layout(width="170px"),
                           style={"description_width": "60px"}),
             "b": ipw.Text(description="− b", continuous_update=False, layout=ipw.Layout(width="170px"),
@@ -92,7 +100,7 @@ class YourVectorsView(LiveDashboard):
         bind_all(self.c, self.state, self.status)
         g, s = self.guarded, self.state
         s.observe(g("show the words")(lambda _: self._hold(lambda: self.draw_space(refit=True, say=True))), "words")
-        s.observe(g("find the neighbours")(lambda _: self._hold(self.word_changed)), "word")
+        s.observe(g("find the neighbours")(lambda _: self._hold(self.word_changed)), ["word", "k"])
         s.observe(g("solve the analogy")(lambda _: self._hold(self.draw_analogy)), ["a", "b", "c", "exclude_inputs"])
         zeros = TM.zero_rows(space)
         self.info.value = (f"<div style='{FONT};color:#333'>{html.escape(source)}: V = {V:,} words, D = {D} "
@@ -101,7 +109,8 @@ class YourVectorsView(LiveDashboard):
                               "every word." if zeros else "") + "</div>")
         self.page(ipw.HTML("<h2 style='margin:4px 0'>Your word vectors</h2>"), self.status, self.info,
                   self.c["words"],
-                  ipw.HBox([ipw.VBox([self.c["word"], self.pane]),
+                  ipw.HBox([ipw.VBox([ipw.HBox([self.c["word"], self.c["k"]],
+                                               layout=ipw.Layout(flex_flow="row wrap")), self.pane]),
                             ipw.VBox([self.neigh], layout=ipw.Layout(width="400px", padding="40px 0 0 10px"))],
                            layout=ipw.Layout(flex_flow="row wrap")),
                   ipw.HTML("<h3 style='margin:14px 0 4px 0'>Analogies</h3>"),
@@ -139,9 +148,16 @@ class YourVectorsView(LiveDashboard):
             else:
                 self.status.clear("words")
         self._words = words
-        title = f"Your words on two PCA axes (fitted on these {len(words)} words)"
-        self.pane.apply(P.space_view(self.space, self.proj, words, [0] * len(words), self._shown["word"], refit,
-                                     title))
+        self._plot(refit)
+
+    def _plot(self, refit: bool = False) -> None:
+        """The shown words on the PCA axes; the Word's k nearest neighbours among them coloured."""
+        words, k = self._words, int(self.state.k)
+        near = {w for w, _ in self.space.neighbours(self._shown["word"], k)}
+        groups = [1 if w in near else 0 for w in words]
+        title = (f"Your words on two PCA axes (fitted on these {len(words)}); orange: the {k} nearest to "
+                 f"“{self._shown['word'][:20]}”")
+        self.pane.apply(P.space_view(self.space, self.proj, words, groups, self._shown["word"], refit, title))
 
     def word_changed(self) -> None:
         typed = str(self.state.word).strip()
@@ -154,12 +170,10 @@ class YourVectorsView(LiveDashboard):
             self._shown["word"] = hit
         self.draw_neighbours()
         if getattr(self, "_words", None):
-            self.pane.apply(P.space_view(self.space, self.proj, self._words, [0] * len(self._words),
-                                         self._shown["word"], False,
-                                         f"Your words on two PCA axes (fitted on these {len(self._words)} words)"))
+            self._plot()
 
-    def draw_neighbours(self, k: int = 10) -> None:
-        w = self._shown["word"]
+    def draw_neighbours(self) -> None:
+        w, k = self._shown["word"], int(self.state.k)
         got = self.space.neighbours(w, k)
         rows = "".join(f"<tr><td style='padding:1px 8px'>{i + 1}</td><td style='padding:1px 8px'>{html.escape(n)}</td>"
                        f"<td style='padding:1px 8px'>{c:.3f}</td></tr>" for i, (n, c) in enumerate(got))
