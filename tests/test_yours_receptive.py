@@ -289,6 +289,13 @@ def test_train_and_pause(dash):
     assert len(loss.x) == d.run.steps
 
 
+def test_without_batches_it_only_measures():
+    d = yours(centred_stack(), T=T)
+    assert set(d.panes) == {"row", "map"} and not d.buttons and "lr" not in d.c
+    assert "✗ Not causal: output t = 0 reads input s = 1" in d.readout.value
+    d.close_worker()
+
+
 def test_voila_gets_the_note_and_a_misfit_one_sentence(monkeypatch):
     bad = yours(nn.Conv1d(4, 8, 8))
     assert isinstance(bad, NotFit) and f"maps ({TRIALS}, 4, 64) to ({TRIALS}, 8, 57)" in bad.sentence

@@ -86,6 +86,7 @@ class YourReceptiveFieldDashboard(LiveDashboard):
         self.c = {"t": ipw.IntSlider(min=0, max=rmap.T - 1, description="Output position t", continuous_update=False,
                                      layout=ipw.Layout(width="460px"), style=style)}
         self.readout = EquationBox("Receptive field of your module")
+        self.buttons: dict = {}  # (Train, Pause, One step, Reset: only with batches)
         rows = [ipw.HTML("<h3 style='margin:4px 0'>Your module's receptive field</h3>"), self.status, self.c["t"]]
         if run is not None:
             self.c["lr"] = ipw.FloatLogSlider(min=-5, max=0, description="Learning rate", continuous_update=False,
