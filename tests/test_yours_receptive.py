@@ -87,9 +87,20 @@ def one_sentence(text):
 
 # -- measured = brute force ------------------------------------------------------------------
 
+def wide_out(seed=0):  # 5 output channels x T = 40: 200 (t, c') pairs, more than one pass
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv1d(2, 8, 3, padding=2, dilation=2), nn.ReLU(), nn.Conv1d(8, 5, 3, padding=1))
+
+
+def batch_stats(seed=0):  # batch statistics even in eval mode: items are not independent (the vmap path)
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.BatchNorm1d(3, track_running_stats=False))
+
+
 @pytest.mark.parametrize("build, C", [(causal_stack, 2), (centred_stack, 2), (Residual, 2),
-                                      (lambda: causal_stack(k=2, dilations=(1, 4)), 2)],
-                         ids=["causal", "centred", "residual", "holes"])
+                                      (lambda: causal_stack(k=2, dilations=(1, 4)), 2), (wide_out, 2),
+                                      (batch_stats, 2)],
+                         ids=["causal", "centred", "residual", "holes", "several passes", "batch statistics"])
 def test_measured_support_is_brute_force(build, C):
     model = build()
     r = measure(model, T=T)

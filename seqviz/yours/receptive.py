@@ -395,7 +395,7 @@ def measure(model: nn.Module, channels: int | None = None, T: int = 64, seed: in
         if not y.is_floating_point():
             raise DoesNotFit(f"This module returns {y.dtype} values; the view needs floating-point outputs.")
         Cp = int(y.shape[1])
-        chunk = max(1, min(T * Cp, int(2e6 // (trials * max(C, Cp) * T))))
+        chunk = max(1, min(T * Cp, 128, int(2e6 // (trials * max(C, Cp) * T))))  # pairs per pass (memory)
         try:
             if _independent(model, x, y, gen):
                 grad = _copies_grads(model, x, Cp, chunk).numpy()
