@@ -296,8 +296,9 @@ def test_misfit_sentences():
     assert str(e.value) == ("This view needs a torch.nn.Module holding an nn.MultiheadAttention; it was given a str.")
     with pytest.raises(DoesNotFit) as e:
         capture_attention(nn.Sequential(nn.Linear(E, E), nn.ReLU(), nn.Linear(E, E)), x)
-    assert str(e.value) == ("This module has no nn.MultiheadAttention inside (found only Linear, ReLU); the attention "
-                            "view needs an nn.MultiheadAttention inside, or pass the weights as attention=(B, heads, T, T).")
+    assert str(e.value) == ("This module has no nn.MultiheadAttention inside (found only Linear, ReLU); the "
+                            "attention view needs an nn.MultiheadAttention inside, or pass the weights as "
+                            "attention=(B, heads, T, T).")
 
     class Skips(nn.Module):
         def __init__(self):
@@ -343,6 +344,9 @@ def test_figure_builders_carry_the_numbers():
     fig = fy.figure("heads", fy.heads_patch(np.stack([w, w[::-1]]), 1, 3, "m"), n_heads=3)
     assert np.allclose(np.array(fig.data[1].z, dtype=float), w[::-1]) and fig.data[2].visible is False
     assert fig.data[0].zmax == fig.data[1].zmax == 0.5  # one scale for all heads: the largest weight, 0.5
+    centres = [sum(fig.layout[f"xaxis{s}"].domain) / 2 for s in ("", "2", "3")]
+    assert [a.x for a in fig.layout.annotations[:2]] == pytest.approx(centres[:2])  # each title over its head
+    assert fig.layout.annotations[2].text == ""  # no third head: no title
     assert fy.colour_top(np.array([0.12, 0.31])) == pytest.approx(0.4) and fy.colour_top(np.array([0.97])) == 1.0
     assert fy.figure("loss", fy.loss_patch(None)).layout.annotations[0].text.startswith("No training steps yet")
     h = History()
@@ -477,7 +481,8 @@ def test_widget_misfits_are_one_sentence():
     cases = [
         (dict(model=nn.Sequential(nn.Linear(E, E), nn.ReLU()), inputs=torch.randn(1, 3, E)), "found only Linear, ReLU"),
         (dict(model=Tiny(), inputs=x[:2], tokens=list("abc")), "tokens= has 3 labels but the attention has T = 6"),
-        (dict(model=Tuple(), batches=(x, y)), "This module returns a tuple of 2: a tensor of shape (32, 6, 8) and None"),
+        (dict(model=Tuple(), batches=(x, y)),
+         "This module returns a tuple of 2: a tensor of shape (32, 6, 8) and None"),
         (dict(model=Tiny()), "pass inputs=, or batches= to train it"),
         (dict(), "needs your model (with inputs= or batches=) or weights as attention="),
         (dict(attention=torch.ones(3)), "attention= must be (B, heads, T, T)"),

@@ -25,6 +25,7 @@ from seqviz.figures.theme import COLORS, SEQUENTIAL, apply_theme, downsample
 
 WINDOW = 20  # batches in the loss curve's running mean (said on its axis)
 MAX_HEADS = 8  # heads drawn side by side in the small multiples
+HEAD_GAP = 0.02  # horizontal spacing between the small multiples (share of the figure's width)
 MAX_TICKS = 48  # more positions than this: numbered axes, the tokens in the hover text
 PANES = ("heat", "row", "heads", "loss")
 NO_STEPS = dict(text="No training steps yet: press Train or One step.", x=0.5, y=0.5, xref="paper", yref="paper",
@@ -58,7 +59,7 @@ def skeleton(pane: str, n_heads: int = 1) -> go.Figure:
     if pane == "heads":
         n = max(1, min(int(n_heads), MAX_HEADS))
         fig = make_subplots(rows=1, cols=n, subplot_titles=[f"head {h}" for h in range(n)],
-                            horizontal_spacing=0.02 if n > 1 else None)
+                            horizontal_spacing=HEAD_GAP if n > 1 else None)
         for h in range(n):
             fig.add_trace(_heatmap(f"head_{h}"), row=1, col=h + 1)
         axes = {}
@@ -156,13 +157,15 @@ def heads_patch(weights, chosen: int, n_panels: int, name: str) -> dict:
     top = colour_top(w)  # one colour scale for every head of the module (said in the title)
     for h in range(n_panels):
         traces[f"head_{h}"] = dict(z=w[h].tolist() if h < H else [], visible=h < H, zmin=0, zmax=top)
-    step = 1.0 / n_panels
+    gap = HEAD_GAP if n_panels > 1 else 0.0
+    width = (1 - gap * (n_panels - 1)) / n_panels  # each panel's share, as make_subplots lays them out
     for h in range(n_panels):
         text = "" if h >= H else (f"<b>head {h} (above)</b>" if h == chosen else f"head {h}")
-        notes.append(dict(text=text, x=step * (h + 0.5), y=1.0, xref="paper", yref="paper", xanchor="center",
+        notes.append(dict(text=text, x=h * (width + gap) + width / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
                           yanchor="bottom", showarrow=False, font=dict(size=14)))
     more = f" (the first {n_panels} of {H})" if H > n_panels else ""
-    notes.append(dict(text=html.escape(f"Every head of {name}{more}; colour: 0 dark to {top:g} yellow"), x=0, y=1.0, xref="paper", yref="paper",
+    notes.append(dict(text=html.escape(f"Every head of {name}{more}; colour: 0 dark to {top:g} yellow"),
+                      x=0, y=1.0, xref="paper", yref="paper",
                       xanchor="left", yanchor="bottom", yshift=24, showarrow=False, font=dict(size=15)))
     return patch(traces, {"annotations": notes})
 

@@ -177,7 +177,8 @@ def check_attention(attention: Any) -> np.ndarray:
         w = w.unsqueeze(0)
     a = w.numpy().copy()
     if not np.isfinite(a).all():
-        raise DoesNotFit("attention= holds NaN or infinite values; pass softmax weights (finite, each row summing to 1).")
+        raise DoesNotFit("attention= holds NaN or infinite values; pass softmax weights (finite, each row "
+                         "summing to 1).")
     if (a < 0).any():
         b, h, i, j = np.argwhere(a < 0)[0]
         raise DoesNotFit(f"attention= holds negative weights (sequence {b}, head {h}, row {i}, column {j}: "

@@ -308,7 +308,8 @@ def yours(model=None, inputs=None, tokens=None, attention=None, batches=None, lo
 
     model: a module with an ``nn.MultiheadAttention`` inside (``nn.TransformerEncoderLayer``...);
     inputs: what to run it on (a tensor, a tuple of tensors, or a dict of keyword arguments; default:
-    the first ``VIEW_ROWS`` rows of the first batch's x); tokens: a label per position (a string, a list of T strings, or B lists);
+    the first ``VIEW_ROWS`` rows of the first batch's x); tokens: a label per position (a string, a list
+    of T strings, or B lists);
     attention: weights computed elsewhere, (B, heads, T, T), (heads, T, T) or (T, T);
     batches, loss_fn, optimizer, lr: train the model here (``seqviz.yours.user_run``)."""
     if model is None and attention is None:
