@@ -375,6 +375,16 @@ def test_misfits_get_one_sentence():
 
     assert "was not called by this module's forward" in said(seeded(Unused), x, y)
 
+    class Doubled(nn.LSTM):  # a layer that computes something else than PyTorch's LSTM
+        def forward(self, x, hx=None):
+            out, state = super().forward(x, hx)
+            return 2 * out, state
+
+    odd = seeded(Student, "lstm")
+    odd.rnn = Doubled(2, 6, batch_first=True)
+    assert said(odd, x, y).startswith("The Doubled 'rnn' does not compute what PyTorch's own layer computes "
+                                      "(outputs differ by")
+
 
 # -- the dashboard: widgets.gradient_flow.yours ---------------------------------------------------------
 def trace(d, tag):
