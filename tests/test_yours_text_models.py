@@ -98,6 +98,7 @@ def test_one_step_trains_the_module_as_one_adam_step_would(dash):
     loss.backward()
     nn.utils.clip_grad_norm_(list(ref.parameters()), 1.0)
     opt.step()
+    assert f"held-out <b>{hand_bits(before, corpus):.3f}</b>" in dash.progress.value  # untrained, before a step
     dash.buttons["step"].click()
     assert dash.run.steps == 1
     h = dash.history

@@ -114,6 +114,7 @@ class YourCharLMDashboard(LiveDashboard):
         self.run = self._build_run()  # checks the module first: a misfit is one sentence, nothing is kept
         self._start = copy.deepcopy(model.state_dict())
         self._opt_start = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
+        self._held0 = TM.held_bits_of(model, corpus, forward)  # the untrained model's held-out bits (step 0)
         self.markov = markov_table(corpus)
         if self.markov:
             self.state.order = min(self.markov, key=self.markov.get)
@@ -198,6 +199,7 @@ class YourCharLMDashboard(LiveDashboard):
             if self._opt_start is not None:
                 self._opts["optimizer"].load_state_dict(self._opt_start)
             self.run = self._build_run()
+            self._held0 = TM.held_bits_of(self.model, self.corpus, self.forward)
         self.samples.clear()
         self._draw_all()
         self.status.say(f"Reset: your {self.label} is back at its starting weights. Press Train.", "info")
@@ -274,7 +276,7 @@ class YourCharLMDashboard(LiveDashboard):
         held = h.column("held_bpc") if len(h) else np.zeros(0)
         held = held[np.isfinite(held)]
         secs = h.last("seconds", 0.0) or 0.0
-        self.progress.value = P.progress_html(self.run.steps, secs, float(held[-1]) if len(held) else None, markov,
+        self.progress.value = P.progress_html(self.run.steps, secs, float(held[-1]) if len(held) else self._held0, markov,
                                               order, self.corpus.counted(), f"your {self.label} on {self.corpus.title}")
 
     def _draw_samples(self) -> None:

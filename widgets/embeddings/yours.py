@@ -155,8 +155,7 @@ class YourVectorsView(LiveDashboard):
         words, k = self._words, int(self.state.k)
         near = {w for w, _ in self.space.neighbours(self._shown["word"], k)}
         groups = [1 if w in near else 0 for w in words]
-        title = (f"Your words on two PCA axes (fitted on these {len(words)}); orange: the {k} nearest to "
-                 f"“{self._shown['word'][:20]}”")
+        title = f"Your words on two PCA axes; orange-red: the {k} nearest to “{self._shown['word'][:16]}”"
         self.pane.apply(P.space_view(self.space, self.proj, words, groups, self._shown["word"], refit, title))
 
     def word_changed(self) -> None:
