@@ -217,7 +217,8 @@ class TupleOut(nn.Module):
 @pytest.mark.parametrize("make, kwargs, words", [
     (lambda: "not a model", {}, "it was given a str"),
     (lambda: nn.Conv1d(4, 8, 8), {}, f"maps ({TRIALS}, 4, 64) to ({TRIALS}, 8, 57)"),
-    (lambda: nn.Sequential(nn.Conv1d(4, 8, 3, padding=1), nn.Flatten()), {}, f"maps ({TRIALS}, 4, 64) to ({TRIALS}, 512)"),
+    (lambda: nn.Sequential(nn.Conv1d(4, 8, 3, padding=1), nn.Flatten()), {},
+     f"maps ({TRIALS}, 4, 64) to ({TRIALS}, 512)"),
     (lambda: nn.Conv1d(4, 8, 3, padding=1), {"channels": 3}, "takes 4 input channels, but channels=3"),
     (TupleOut, {}, "returns a tuple of 2"),
     (lambda: nn.Conv1d(4, 8, 3, padding=1, device="meta"), {}, "'meta' device"),
@@ -323,7 +324,7 @@ def test_row_and_map_patches_hold_log10_of_the_map_on_one_scale():
     g = np.array([[1.0, 0.0, 0.0], [10.0, 0.1, 0.0], [0.0, 100.0, 1.0]])
     row = F.row_patch(g, 1, [0, 1], full=True)["traces"]
     assert row["row_heat"]["z"] == [[1.0, -1.0, None]] and row["row_heat"]["customdata"] == [[1, 0, -1]]
-    assert row["row_analytic"] == {"x": [0, 1], "y": [1, 1]} and row["row_self"]["x"] == [1, 1]
+    assert row["row_analytic"] == {"x": [0, 1], "y": [1, 1]} and row["row_self"]["x"] == [1.5, 1.5]
     assert F.row_patch(g, 0, None)["traces"]["row_analytic"] == {"x": [], "y": []}  # not a plain stack
     heat = F.map_patch(g)["traces"]["map_heat"]
     assert heat["z"] == [[0.0, None, None], [1.0, -1.0, None], [None, 2.0, 0.0]]

@@ -3,9 +3,9 @@
 Three small figures, each in its own plot pane (a slider redraws only the one-row pane at once):
 
   "row"   output t (the slider): measured log10 |∂y_t/∂x_s| over the inputs s (blank = 0), the
-          analytic set of a plain Conv1d stack in the row above it, the output's own step marked
-  "map"   every output t against every input s (the whole measured map), the line s = t (right of
-          it: the future) and the row the slider picks
+          analytic set of a plain Conv1d stack in the row above it, its future marked off
+  "map"   every output t against every input s (the whole measured map), the line between each
+          output's own step and its future, and the row the slider picks
   "loss"  the training loss, running mean of the last ``WINDOW`` steps (only with batches)
 
 The protocol is ``seqviz.figures.patch``: ``build_figures`` makes every trace once (named by
@@ -42,11 +42,12 @@ def _row_figure(width: int | None) -> go.Figure:
         go.Scatter(meta="row_analytic", name="analytic", mode="markers", x=[], y=[],
                    marker=dict(size=8, symbol="square", color=COLORS["tcn"]),
                    hovertemplate="input s = %{x} (analytic)<extra></extra>"),
-        go.Scatter(meta="row_self", name="s = t", mode="lines", x=[], y=[], hoverinfo="skip",
+        go.Scatter(meta="row_self", name="future after here", mode="lines", x=[], y=[], hoverinfo="skip",
                    line=dict(color=COLORS["rnn"], width=2, dash="dash")),
     ])
     apply_theme(fig, height=230, width=width, margin=MARGIN, showlegend=False,
-                title=dict(text="Output t: which inputs s it reads", font_size=17, x=0.01))
+                title=dict(text="Output t: which inputs s it reads (right of the dashes: its future)", font_size=17,
+                          x=0.01))
     fig.update_xaxes(title_text="input position s")
     fig.update_yaxes(tickvals=[0, 1], ticktext=["measured", "analytic"], range=[-0.5, 1.5])
     return fig
@@ -55,8 +56,9 @@ def _row_figure(width: int | None) -> go.Figure:
 def _map_figure(width: int | None) -> go.Figure:
     fig = go.Figure([
         go.Heatmap(meta="map_heat", name="measured", colorscale=SEQUENTIAL, showscale=False, x=[0], y=[0],
-                   z=[[None]], hovertemplate="output t = %{y}, input s = %{x}: log10 |∂y/∂x| = %{z:.2f}<extra></extra>"),
-        go.Scatter(meta="map_diagonal", name="s = t", mode="lines", x=[], y=[], hoverinfo="skip",
+                   z=[[None]],
+                   hovertemplate="output t = %{y}, input s = %{x}: log10 |∂y/∂x| = %{z:.2f}<extra></extra>"),
+        go.Scatter(meta="map_diagonal", name="s = t + 1/2", mode="lines", x=[], y=[], hoverinfo="skip",
                    line=dict(color=COLORS["rnn"], width=2, dash="dash")),
         go.Scatter(meta="map_cursor", name="output t", mode="lines", x=[], y=[], hoverinfo="skip",
                    line=dict(color=COLORS["accent"], width=2)),
@@ -103,7 +105,8 @@ def colour_range(grad: np.ndarray) -> dict:
 def row_patch(grad: np.ndarray, t: int, analytic_positions=None, full: bool = False) -> dict:
     """The "row" figure for output t: row t of ``grad`` (T, T) as log10 (zeros blank; the colour scale
     of the whole map), its lags t - s in the hover, the analytic positions (None: not a plain stack,
-    nothing drawn), the line s = t. ``full``: the positions and range too (a new T)."""
+    nothing drawn), the line s = t + 1/2 (right of it: the future). ``full``: the positions and range
+    too (a new T)."""
     T = grad.shape[1]
     heat = {"z": [logs(grad[int(t)])], "customdata": [[int(t) - s for s in range(T)]], **colour_range(grad)}
     if full:
@@ -111,16 +114,17 @@ def row_patch(grad: np.ndarray, t: int, analytic_positions=None, full: bool = Fa
     pos = [] if analytic_positions is None else [int(p) for p in analytic_positions]
     layout = {"xaxis": {"range": [-0.5, T - 0.5]}} if full else {}
     return patch({"row_heat": heat, "row_analytic": {"x": pos, "y": [1] * len(pos)},
-                  "row_self": {"x": [int(t), int(t)], "y": [-0.5, 1.5]}}, layout)
+                  "row_self": {"x": [int(t) + 0.5, int(t) + 0.5], "y": [-0.5, 1.5]}}, layout)
 
 
 def map_patch(grad: np.ndarray, full: bool = False) -> dict:
-    """The "map" figure's cells: log10 of every ``grad[t, s]`` (zeros blank), and the line s = t."""
+    """The "map" figure's cells: log10 of every ``grad[t, s]`` (zeros blank), and the line s = t + 1/2
+    (between each output's own step and its future)."""
     T = grad.shape[0]
     heat = {"z": [logs(row) for row in grad], **colour_range(grad)}
     if full:
         heat.update(x=list(range(T)), y=list(range(T)))
-    return patch({"map_heat": heat, "map_diagonal": {"x": [-0.5, T - 0.5], "y": [-0.5, T - 0.5]}},
+    return patch({"map_heat": heat, "map_diagonal": {"x": [0, T - 0.5], "y": [-0.5, T - 1]}},
                  {"xaxis": {"range": [-0.5, T - 0.5]}} if full else {})
 
 

@@ -263,9 +263,9 @@ class ReceptiveMap:
             extra = np.argwhere(self.support & ~a.support)
             if miss.size:
                 t, s = (int(v) for v in miss[0])
-                return False, (f"They differ: the analytic set says output t = {t} reads input s = {s}, but its gradient "
-                               f"is 0 on all {self.trials} random inputs ({len(miss)} such pairs; a weight that is "
-                               f"exactly 0 or a ReLU off for every input hides a dependency).")
+                return False, (f"They differ: the analytic set says output t = {t} reads input s = {s}, but its "
+                               f"gradient is 0 on all {self.trials} random inputs ({len(miss)} such pairs; a weight "
+                               f"that is exactly 0 or a ReLU off for every input hides a dependency).")
             t, s = (int(v) for v in extra[0])
             return False, (f"They differ: output t = {t} reads input s = {s}, which the kernel sizes, dilations and "
                            f"paddings do not give ({len(extra)} such pairs).")
@@ -388,7 +388,8 @@ def measure(model: nn.Module, channels: int | None = None, T: int = 64, seed: in
         if y.dim() != 3 or y.shape[0] != trials or y.shape[-1] != T:
             raise DoesNotFit(f"This module maps {_shape(x)} to {_shape(y)}; the receptive-field view needs "
                              f"(B, C', T) with the same batch B and the same length T out as in: pad the "
-                             f"convolutions (padding=(k-1)*d on the left for causal, e.g. nn.ConstantPad1d(((k-1)*d, 0), 0)).")
+                             f"convolutions (padding=(k-1)*d on the left for causal, e.g. "
+                             f"nn.ConstantPad1d(((k-1)*d, 0), 0)).")
         if not y.requires_grad:
             raise DoesNotFit("This module's output has no gradient with respect to its input (was it detached, "
                              "or computed under torch.no_grad()?); the view needs autograd through the forward.")
