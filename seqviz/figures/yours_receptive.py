@@ -46,8 +46,7 @@ def _row_figure(width: int | None) -> go.Figure:
                    line=dict(color=COLORS["rnn"], width=2, dash="dash")),
     ])
     apply_theme(fig, height=230, width=width, margin=MARGIN, showlegend=False,
-                title=dict(text="Output t: which inputs s it reads (right of the dashes: its future)", font_size=17,
-                          x=0.01))
+                title=dict(text="Output t: the inputs s it reads", font_size=17, x=0.01))
     fig.update_xaxes(title_text="input position s")
     fig.update_yaxes(tickvals=[0, 1], ticktext=["measured", "analytic"], range=[-0.5, 1.5])
     return fig
@@ -64,8 +63,7 @@ def _map_figure(width: int | None) -> go.Figure:
                    line=dict(color=COLORS["accent"], width=2)),
     ])
     apply_theme(fig, height=430, width=width, margin=MARGIN, showlegend=False,
-                title=dict(text="Every output t against every input s (right of the dashes: the future)",
-                           font_size=17, x=0.01))
+                title=dict(text="Every output t against every input s", font_size=17, x=0.01))
     fig.update_xaxes(title_text="input position s")
     fig.update_yaxes(title_text="output position t", autorange="reversed")
     return fig

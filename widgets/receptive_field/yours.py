@@ -55,7 +55,8 @@ def readout_html(rmap, t: int) -> str:
     holes = rmap.holes
     mark = {True: "✓ ", False: "✗ ", None: ""}[agree]
     rows = [
-        f"Output t = {t} reads <b>{_plural(len(lags), 'input')}</b>: lags t − s = {html.escape(lag_ranges(lags))}.",
+        f"Output t = {t} reads <b>{_plural(len(lags), 'input')}</b>: lags t − s = {html.escape(lag_ranges(lags))} "
+        f"(right of the dashes: s &gt; t, its future).",
         f"Measured receptive field: <b>{rmap.size}</b> different lags over all outputs "
         f"({html.escape(lag_ranges(rmap.lag_set))}; span {rmap.span}, "
         + (f"holes at {html.escape(lag_ranges(holes))}" if holes.size else "no holes") + ").",
