@@ -77,6 +77,20 @@ def test_the_checked_batch_is_the_first_trained_on():
     assert seen == [40, 40, 20, 40]  # the up-front check's batch was not lost
 
 
+def test_drawn_batches_do_not_repeat_the_checked_one():
+    x, y = data(n=200)
+    seen = []
+    run = user_run(Reg(), (x, y), batch_size=16, loss_fn=lambda o, t: (seen.append(t.clone()), nn.functional.mse_loss(o, t))[1])
+    seen.clear()
+    for _ in range(3):
+        run.step()
+    gen = torch.Generator().manual_seed(0)  # the draws a run seeded 0 makes, in order
+    expected = [y[torch.randperm(200, generator=gen)[:16]] for _ in range(3)]
+    for got, want in zip(seen, expected):
+        torch.testing.assert_close(got, want)
+    assert not torch.equal(seen[0], seen[1])
+
+
 def test_batch_source_forms():
     x, y = data(n=100)
     gen = torch.Generator().manual_seed(0)

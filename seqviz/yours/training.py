@@ -149,12 +149,14 @@ def user_run(model: nn.Module, batches: Any, loss_fn: Callable | None = None,
                       optimizer="adam", clip=clip, probe_every=probe_every, seed=seed)
     # One batch through, up front: a misfit is said before anything trains (no update is made).
     # That batch is the first one trained on, so a list or a DataLoader loses none.
-    first = [source(torch.Generator().manual_seed(int(seed)))]
+    # It is drawn with the run's own generator, so the second batch is the generator's second draw.
+    first: list = []
 
     def batches_from_the_first(gen):
         return first.pop() if first else source(gen)
 
     run = Run({name: model}, batches_from_the_first, loss, cfg, probe_fn=probe_fn)
+    first.append(source(run.gen))
     x, y = first[0]
     require_same_device(model, x, y)
     was = model.training
