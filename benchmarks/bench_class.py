@@ -7,6 +7,7 @@ browsers are not simulated: in a class they run on the students' own machines.
     .venv/bin/python benchmarks/bench_class.py open  --students 30      # median / max ready, memory per kernel
     .venv/bin/python benchmarks/bench_class.py queue --students 60 --hold 20   # cap holds, everyone admitted
     .venv/bin/python benchmarks/bench_class.py train --students 30 --seconds 60   # 30 trainings at once
+    .venv/bin/python benchmarks/bench_class.py train --students 30 --preset class  # the same with the class preset
     .venv/bin/python benchmarks/bench_class.py hub   --users 10         # JupyterHub: 10 spawned at once
 
 Every result line ends with the machine's load (`uptime`): the benchmark machine may be shared.
@@ -228,14 +229,18 @@ def cmd_queue(a):
           f"kernels lost mid-lesson {len(killed)}; {load()}")
 
 
+PRESET_NAMES = {"default": "DEFAULT_PRESET", "class": "CLASS_PRESET"}  # --preset: a name in seqviz.experiments.gradflow
+
+
 def _trainer(args):
-    i, seconds, barrier = args
+    i, seconds, barrier, preset, keep_going = args
     os.environ["OMP_NUM_THREADS"] = "1"
     from seqviz.devices import configure_threads, pick_device
-    from seqviz.experiments import GradFlowConfig, build_gradflow_run
+    from seqviz.experiments import build_gradflow_run
+    from seqviz.experiments import gradflow as G
 
     configure_threads()
-    run = build_gradflow_run(GradFlowConfig(), device=pick_device().device)
+    run = build_gradflow_run(G.PRESETS[getattr(G, PRESET_NAMES[preset])], device=pick_device().device)
     warm = threading.Event()  # the first steps pay one-off costs (lazy imports, the first probe): not the crowd
     run.train(warm, lambda _: warm.set() if run.steps >= 3 else None, max_seconds=300)
     barrier.wait()
@@ -247,7 +252,8 @@ def _trainer(args):
         h = run.history["lstm"].loss
         if solved[0] is None and len(h) >= 50 and sum(h[-50:]) / 50 < 0.01:
             solved[0] = (time.perf_counter() - t0, run.steps)
-            stop.set()
+            if not keep_going:
+                stop.set()
 
     run.train(stop, on_step, max_seconds=seconds)
     return run.steps, time.perf_counter() - t0, solved[0]
@@ -258,19 +264,22 @@ def cmd_train(a):
 
     ctx = mp.get_context("spawn")
     for n in ([1, a.students] if a.students > 1 else [1]):
+        before = load()
         with ctx.Manager() as m:
             barrier = m.Barrier(n)
             with ctx.Pool(n) as pool:
-                res = pool.map(_trainer, [(i, a.seconds, barrier) for i in range(n)])
+                res = pool.map(_trainer, [(i, a.seconds, barrier, a.preset, a.keep_training) for i in range(n)])
         rates = sorted(s / t for s, t, _ in res)
         solved = [x for _, _, x in res if x]
         need = statistics.median([x[1] for x in solved]) if solved else None
-        line = (f"train: {n} student(s) pressing Train at once on {os.cpu_count()} cores (gradient flow, default preset): "
+        line = (f"train: {n} student(s) pressing Train at once on {os.cpu_count()} cores (gradient flow, {a.preset} preset"
+                f"{', all train on after the story' if a.keep_training else ''}): "
                 f"{statistics.median(rates):.1f} steps/s each (min {rates[0]:.1f}); "
                 f"LSTM story (mean of 50 MSE < 0.01) within {a.seconds:.0f} s for {len(solved)}/{n}")
         if solved:
-            line += f" at median {statistics.median([x[0] for x in solved]):.1f} s, step {need:.0f}"
-        print(line + f"; {load()}", flush=True)
+            line += (f" at median {statistics.median([x[0] for x in solved]):.1f} s, max {max(x[0] for x in solved):.1f} s,"
+                     f" step {need:.0f}")
+        print(line + f"; before: {before}, after: {load()}", flush=True)
         if n == 1 and solved:
             a._need = need
     if a.students > 1 and getattr(a, "_need", None):
@@ -346,6 +355,11 @@ def main():
     t = sub.add_parser("train")
     t.add_argument("--students", type=int, default=30)
     t.add_argument("--seconds", type=float, default=60.0)
+    t.add_argument("--preset", choices=sorted(PRESET_NAMES), default="default",
+                   help="the gradient-flow preset each student trains (class: the one a crowded machine starts with)")
+    t.add_argument("--keep-training", action="store_true",
+                   help="a student who reached the story trains on for the whole --seconds, as a dashboard does "
+                        "(default: stops there, freeing the CPU for the others)")
     h = sub.add_parser("hub")
     h.add_argument("--users", type=int, default=10)
     a = ap.parse_args()

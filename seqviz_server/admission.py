@@ -18,6 +18,9 @@ machine a crowd slows everyone down together and nothing tells a student to wait
   and the kernel waited for the 10-minute cull. The dashboard response sets it now. When the
   place is needed (someone waits, or a newcomer finds the class full), a kernel whose page has been
   disconnected for ``SEQVIZ_RECLAIM_S`` (60 s; a crashed tab, a test browser) gives its place.
+- **how crowded it is, for the kernels**: the number of open dashboards is written to a small
+  file (``write_crowd_file``) named by ``SEQVIZ_CROWD_FILE``, which every kernel inherits; a
+  dashboard opened on a crowded machine starts with its class preset and says so (``seqviz.crowd``).
 - **bad input**: a queue ticket is a random 128-bit token the server made (in the waiting page's
   cookie and, once admitted, its URL); anything else is ignored (the request queues or enters as
   a new arrival). Nothing a client sends sets its place. One address may hold at most
@@ -31,11 +34,13 @@ machine a crowd slows everyone down together and nothing tells a student to wait
 from __future__ import annotations
 
 import asyncio
+import atexit
 import html
 import json
 import os
 import re
 import secrets
+import tempfile
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -303,6 +308,17 @@ class Admission:
                 "sentence": waiting_sentence(pos, self.limits.max_kernels, est)}
 
 
+def write_crowd_file(path: str, open_dashboards: int, cores: int | None = None, pid: int | None = None) -> None:
+    """What a kernel reads to know how crowded the machine is (``seqviz.crowd.server_count``):
+    the open dashboards, the cores and this server's pid (a file left by a dead server is ignored).
+    Written whole, then renamed: a kernel never reads half a file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump({"open": int(open_dashboards), "cores": cores or os.cpu_count() or 1,
+                   "pid": pid or os.getpid()}, f)
+    os.replace(tmp, path)
+
+
 def waiting_sentence(position: int, cap: int, estimate: float | None) -> str:
     ahead = "You are next." if position == 1 else f"You are number {position} in the queue."
     if estimate is None:
@@ -400,6 +416,29 @@ def install(app, handlers: list) -> list:
     gate = asyncio.Semaphore(limits.start_at_once)
     status_url = url_path_join(app.server_url, "/seqviz-queue/status")
     app.log.info("seqviz admission: %s; %d notebook(s) start at once", limits.why, limits.start_at_once)
+    from seqviz.crowd import CROWD_FILE_ENV
+
+    crowd_path = os.path.join(tempfile.gettempdir(), f"seqviz-crowd-{os.getpid()}-{secrets.token_hex(4)}.json")
+    os.environ[CROWD_FILE_ENV] = crowd_path  # kernels inherit this process's environment
+    published = [None]
+
+    def publish():
+        """The open dashboards for the kernels (when the count changed)."""
+        n = len(adm.slots)
+        if n != published[0]:
+            try:
+                write_crowd_file(crowd_path, n)
+                published[0] = n
+            except OSError as e:
+                app.log.warning("seqviz admission: could not write %s: %s", crowd_path, e)
+
+    def unpublish():
+        try:
+            os.remove(crowd_path)
+        except OSError:
+            pass
+
+    atexit.register(unpublish)
 
     class AdmittedVoilaHandler(TornadoVoilaHandler):
         _slot: Slot | None = None
@@ -442,6 +481,7 @@ def install(app, handlers: list) -> list:
                 self.set_header("X-Seqviz-Queue-Position", str(adm.position(d.ticket)))
                 return self.finish(queue_page(adm.status(d.ticket), status_url, d.ticket.id))
             self._slot = d.slot
+            publish()  # before its notebook runs: its own dashboard is counted
             self.clear_cookie(COOKIE, path=app.server_url or "/")
             self.xsrf_token  # sets the _xsrf cookie Voila's page sends with its shutdown request on close
             self.set_header("X-Seqviz-Admission", "in")
@@ -453,6 +493,7 @@ def install(app, handlers: list) -> list:
             finally:
                 if self._kernel_id is None:
                     adm.release(self._slot)
+                    publish()
                 elif self._closed or self.get_status() >= 500:
                     # the page never reached its browser: nobody will use this kernel
                     app.log.info("seqviz admission: request dropped mid-page, shutting down kernel %s", self._kernel_id)
@@ -495,8 +536,10 @@ def install(app, handlers: list) -> list:
             app.log.info("seqviz admission: kernel %s disconnected for %.0f s while students wait: shut down",
                          kid, limits.reclaim_s)
             IOLoop.current().add_callback(_shutdown, kid)
+        publish()
 
     app.seqviz_admission = adm
+    publish()
     IOLoop.current().add_callback(lambda: PeriodicCallback(tick, 1000).start())
     out = []
     for h in handlers:
