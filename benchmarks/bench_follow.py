@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,9 +59,28 @@ class Rec:
         self.error = ""
 
 
+async def where(host: str, port: int, path: str) -> tuple[str, int, str]:
+    """The follow address as a browser ends up at it: Voila redirects ``/follow/<code>`` to the
+    fan-out process (one small request per follower, on Voila's loop, as for a real class)."""
+    from urllib.parse import urlsplit
+
+    r, w = await asyncio.open_connection(host, port)
+    w.write(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode())
+    await w.drain()
+    head = (await r.read(1 << 16)).split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    w.close()
+    if head.split(" ", 2)[1] in ("301", "302", "307"):
+        loc = next(line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("location:"))
+        u = urlsplit(loc)
+        return u.hostname or host, u.port or port, u.path
+    return host, port, path
+
+
 async def light_follower(host: str, port: int, path: str, rec: Rec) -> None:
     rec.t_connect = time.time()
     try:
+        host, port, page = await where(host, port, path)
+        path = page.rstrip("/") + "/events"  # what the page's EventSource opens
         r, w = await asyncio.open_connection(host, port, limit=1 << 22)
         w.write(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
         await w.drain()
@@ -101,7 +121,7 @@ async def crowd(url: str, n: int) -> None:
     recs = [Rec() for _ in range(n)]
     tasks = []
     for rec in recs:  # a class arriving over a second or so
-        tasks.append(asyncio.create_task(light_follower(u.hostname, u.port, u.path + "/events", rec)))
+        tasks.append(asyncio.create_task(light_follower(u.hostname, u.port, u.path, rec)))
         await asyncio.sleep(0.003)
     while sum(r.first is not None for r in recs) < n and not all(t.done() for t in tasks):
         await asyncio.sleep(0.05)
@@ -229,6 +249,59 @@ def kernel_cost(seconds: float, rounds: int) -> list[dict]:
     return out
 
 
+def fanout_cost(followers: int, batches: int, kb: float) -> list[dict]:
+    """The fan-out's own CPU (no Voila, no browser, no kernel): seqviz_server.follow's handlers in a
+    thread of this process, ``followers`` lightweight followers in a child process, ``batches``
+    batches of one pane update of about ``kb`` KB posted with the share's secret. CPU is the
+    server thread's own (``thread_time``: what other work on the machine does not change).
+    Rows: events written straight into the followers' sockets (now), and through tornado's
+    stream as before (``follow.DIRECT_SEND = False``)."""
+    from seqviz_server import follow
+    from tests.conftest import eventually
+    from tests.follow_helpers import FollowServer, request
+
+    rows = []
+    for n_f, direct in [(0, True)] + [(followers, d) for d in (True, False, True, False)]:  # (0: the fixed cost)
+        follow.DIRECT_SEND = direct
+        srv = FollowServer()
+        share = srv.call(lambda: srv.hub.create("bench", ["p0"], None))
+        hdr = {"X-Seqviz-Secret": share.secret}
+        path = f"/follow-api/shares/{share.code}/publish"
+        full = '{"kind":"react","data":[{"type":"scatter","meta":"loss","x":[0],"y":[0]}],"layout":{}}'
+        request(srv.url, "POST", path, ('{"p":"p0","r":1}\n' + full).encode(), hdr)
+        child = subprocess.Popen([sys.executable, __file__, "--crowd", f"{srv.url}follow/{share.code}",
+                                  f"--followers={n_f}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, cwd=ROOT)
+        connected = json.loads(child.stdout.readline())["connected"]
+        n = max(1, int(kb * 1024 / 8))
+        bodies = []
+        for i in range(batches):
+            upd = json.dumps({"kind": "update", "restyle": {"y": [[round(i + j / n, 3) for j in range(n)]]},
+                              "relayout": {}, "traces": [0]}, separators=(",", ":"))
+            bodies.append(('{"p":"p0"}\n' + upd).encode())
+        t0 = time.time()
+        c0 = srv.call(time.thread_time)
+        for body in bodies:
+            assert request(srv.url, "POST", path, body, hdr)[0] == 200
+            time.sleep(0.01)
+        eventually(lambda: srv.call(lambda: not share._outbox and not share._fanning), 60)
+        c1 = srv.call(time.thread_time)
+        time.sleep(1.0)  # the last bytes reach the followers
+        t1 = time.time()
+        child.stdin.write(f"report {t0} {t1}\n")
+        child.stdin.flush()
+        light = json.loads(child.stdout.readline())["followers"]
+        child.wait(20)
+        srv.close()
+        rows.append({"direct": direct, "followers": connected, "batches": batches, "kb": len(bodies[0]) / 1024,
+                     "ms_per_batch": (c1 - c0) * 1000 / batches,
+                     "us_per_write": ((c1 - c0) * 1000 / batches - rows[0]["ms_per_batch"]) * 1000 / connected
+                     if rows and connected else None,
+                     "received_min": min((f["batches_in_window"] for f in light), default=None)})
+    follow.DIRECT_SEND = True
+    return rows
+
+
 def niced_chromium(nice: int) -> str:
     """A launcher that starts Chromium in a session of its own whose scheduling group runs at
     ``nice`` (Linux autogroups: a process's nice only ranks it inside its session's group, and
@@ -278,12 +351,13 @@ def shared_phase(b, base, page, procs, a, name: str, fb, teacher_pids: set) -> d
     t_c = time.time()
     connected = json.loads(child.stdout.readline())["connected"]
     print(f"  {connected} lightweight followers connected in {time.time() - t_c:.1f} s", flush=True)
-    ref = Follower(base, code)
+    final = urllib.request.urlopen(address, timeout=10).geturl()  # (Voila redirects to the fan-out process)
+    ref = Follower(final.split("/follow/")[0] + "/", code)
     fps, firsts = [], []
     for _ in range(a.browsers):
         ctx = fb.new_context(viewport={"width": 1300, "height": 900})
         fp = ctx.new_page()
-        fp.goto(address)
+        fp.goto(address, timeout=90_000)  # (a loaded machine: plotly.js is 3.5 MB)
         fp.wait_for_function("() => window.__follow && window.__follow.firstFrameMs !== null", timeout=60_000)
         firsts.append(fp.evaluate("[window.__follow.firstFrameMs, window.__follow.firstFrameMs - window.__follow.connectMs]"))
         fps.append(fp)
@@ -341,10 +415,29 @@ def main():
     ap.add_argument("--nice", type=int, default=19,
                     help="niceness of the followers' processes (their own devices in a class; 0: same priority)")
     ap.add_argument("--kernel-seconds", type=float, default=10.0, help="headless publisher-cost phases (0: skip)")
+    ap.add_argument("--fanout-only", action="store_true",
+                    help="only the fan-out's own CPU per batch (no Voila, no browser): see fanout_cost")
+    ap.add_argument("--batches", type=int, default=200, help="with --fanout-only: batches posted per row")
+    ap.add_argument("--kb", type=float, default=8.0, help="with --fanout-only: size of each batch's pane update")
     ap.add_argument("--crowd", default="", help=argparse.SUPPRESS)  # the child process: its share URL
     a = ap.parse_args()
     if a.crowd:
         asyncio.run(crowd(a.crowd, a.followers))
+        return
+    if a.fanout_only:
+        load0 = os.getloadavg()[0]
+        rows = fanout_cost(a.followers, a.batches, a.kb)
+        print(f"fan-out alone: {a.followers} lightweight followers, {a.batches} batches of {rows[0]['kb']:.1f} KB; "
+              f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}")
+        print()
+        print("| writes | followers | server thread CPU per batch | per follower and batch (less the 0-follower row) "
+              "| batches every follower got |")
+        print("| --- | --- | --- | --- | --- |")
+        for r in rows:
+            print(f"| {'straight into the socket' if r['direct'] else 'through the tornado stream (before)'} "
+                  f"| {r['followers']} | {r['ms_per_batch']:.2f} ms "
+                  f"| {'-' if r['us_per_write'] is None else format(r['us_per_write'], '.1f') + ' us'} "
+                  f"| {'-' if r['received_min'] is None else r['received_min']} of {r['batches']} |")
         return
 
     import psutil
@@ -382,9 +475,9 @@ def main():
     print(f"bench_follow: lesson {NOTEBOOK}, {a.followers} lightweight + {a.browsers} browser followers "
           f"(+1 reference follower), {os.cpu_count()} cores, {a.rounds} shared phases between unshared ones")
     print(f"load average (1 min): {load0[0]:.2f} at start, {load1[0]:.2f} at the end; other work shares the machine")
-    fan = os.environ.get("SEQVIZ_FOLLOW_PROCESS", "1") != "0"
-    print("fan-out: " + (f"a process of its own (nice {os.environ.get('SEQVIZ_FOLLOW_NICE', '10')})" if fan
-                         else "on Voila's own loop (SEQVIZ_FOLLOW_PROCESS=0)"))
+    fan = bool(procs["fan-out"])  # (a tree without the fan-out process, or SEQVIZ_FOLLOW_PROCESS=0: none)
+    print("fan-out: " + (f"a process of its own (nice {os.environ.get('SEQVIZ_FOLLOW_NICE', '5')})" if fan
+                         else "on Voila's own loop"))
     print()
     print("| phase (teacher training in Chromium) | teacher refreshes/s | teacher latency p50 / p95 ms (n) "
           "| Voila server CPU | fan-out process CPU | kernel CPU | teacher's Chromium CPU | followers' processes CPU "

@@ -68,6 +68,7 @@ BEHIND = 16  # events waiting for a follower's connection, after which it is ski
 BEHIND_BYTES = 8 << 20  # ... or this many bytes
 PING_S = 15.0
 FAN_SLICE = 25  # followers written to between two turns of the server's loop
+DIRECT_SEND = True  # an event goes straight into a follower's socket when it has room (False: through tornado's stream)
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 UNDEFINED = "__seqviz_undefined__"  # the kit's marker for plotly's Undefined: "leave this trace's value alone"
 STATIC = Path(__file__).resolve().parent.parent / "share" / "jupyter" / "voila" / "templates" / "seqviz" / "static"
@@ -460,7 +461,7 @@ class EventsHandler(_ReadOnly):
         self.share, self.stale, self.gone, self.closing = share, False, False, False
         self.flushing = False  # one write in flight at a time; later events wait in the backlog
         self.sock = self.stream.socket
-        self.fast = not isinstance(self.stream, tornado.iostream.SSLIOStream)  # plain sockets: send() directly
+        self.fast = DIRECT_SEND and not isinstance(self.stream, tornado.iostream.SSLIOStream)  # plain sockets: send() directly
         self.sent = 0  # events that went straight into the socket
         self.backlog: list[bytes] = []  # events waiting for it
         self.backlog_bytes = 0

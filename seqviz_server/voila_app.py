@@ -4,7 +4,7 @@
 
 Voila builds its own tornado application; this subclass starts follow mode's fan-out in a
 process of its own (``python -m seqviz_server.follow``, same address, its own port, at a lower
-priority than the kernels: ``SEQVIZ_FOLLOW_NICE``, default 10), redirects ``/follow...`` there,
+priority than the kernels: ``SEQVIZ_FOLLOW_NICE``, default 5), redirects ``/follow...`` there,
 and tells the kernels it starts where to publish (``SEQVIZ_FOLLOW_URL``, the fan-out's loopback
 address) and with which token (``SEQVIZ_FOLLOW_TOKEN``): kernels and the fan-out inherit this
 process's environment, browsers never see it.
@@ -32,7 +32,7 @@ from seqviz_server import admission  # the cap on dashboard kernels and its queu
 _ANY = ("", "0.0.0.0", "::", "127.0.0.1", "localhost")
 
 
-def start_fanout(ip: str, base_url: str, token: str, allow=(), port: int = 0, nice: int = 10,
+def start_fanout(ip: str, base_url: str, token: str, allow=(), port: int = 0, nice: int = 5,
                  timeout: float = 30.0, parent: int | None = None) -> tuple[subprocess.Popen, int] | None:
     """The fan-out process and its port; None when it did not start (the caller mounts it itself).
     It ends by itself when ``parent`` (default: this process) ends, even killed."""
@@ -71,7 +71,7 @@ class SeqvizVoila(Voila):
             token = secrets.token_urlsafe(32)
             ip = "" if self.ip in ("", "0.0.0.0") else ("127.0.0.1" if self.ip == "localhost" else self.ip)
             started = start_fanout(ip, self.server_url, token, own, int(os.environ.get("SEQVIZ_FOLLOW_PORT", "0")),
-                                   int(os.environ.get("SEQVIZ_FOLLOW_NICE", "10")))
+                                   int(os.environ.get("SEQVIZ_FOLLOW_NICE", "5")))
             if started is not None:
                 self.fanout, port = started
                 host = "127.0.0.1" if self.ip in _ANY else self.ip
