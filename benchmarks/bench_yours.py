@@ -24,6 +24,9 @@ What it does, per lesson that holds a code cell tagged ``your-own-model``:
 - Every control: bench_controls.Bench with the view as its root (controls, HTML texts, Train
   buttons and plots are looked for inside it only), so the columns mean exactly what they mean
   there (see its docstring: per-leaf change detection, training's own leaves subtracted).
+- For comparison (--no-compare skips it): the lesson's own dashboard (its last code cell) in the
+  same JupyterLab, on a fresh kernel that ran the lesson's other cells one by one without the
+  your-own-model cell: its first render and refreshes while training, measured the same way.
 
 Timings are noisy on a shared machine: the header gives the load and an ``import torch`` yardstick.
 Nothing here is asserted; it is a measuring tool, not a test.
@@ -46,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_controls import TRAIN_LABELS, Bench, Trainer, log, short, table  # noqa: E402
+from bench_controls import STOP_LABELS, TRAIN_LABELS, Bench, Trainer, log, short, table  # noqa: E402
 from browser_timing import ROOT, browser, free_port, p50_p95  # noqa: E402
 
 from tests.conftest import stop_process_group  # noqa: E402
@@ -55,6 +58,7 @@ TAG = "your-own-model"
 TOKEN = "seqviz-bench-yours"
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 VIEW = f"{PANEL} .seqviz-yours"  # the view the your-own-model cell builds (widgets.kit.yours)
+LESSON_VIEW = f"{PANEL} .seqviz-dashboard:not(.seqviz-yours)"  # the lesson's own dashboard (its last code cell)
 STABLE_MS = 2000  # first render: the number of plots must not change for this long
 RENDER_CAP_S = 240
 
@@ -65,8 +69,9 @@ RENDER_CAP_S = 240
 def jupyterlab(lessons: Path, fast: bool):
     """JupyterLab on a copy of ``lessons`` (Run and autosave write into the notebooks); yields its URL."""
     tmp = Path(tempfile.mkdtemp(prefix="bench_yours_"))
-    work = tmp / "lessons"
-    shutil.copytree(lessons, work)
+    work = tmp / "root"
+    shutil.copytree(lessons, work / "lessons")
+    shutil.copytree(lessons, work / "compare")  # the lesson's own dashboard: a copy autosave has not touched
     settings = tmp / "settings"
     for path, value in {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
@@ -121,10 +126,21 @@ def shut_down_kernels(url: str) -> None:
         api(url, f"kernels/{k['id']}", "DELETE")
 
 
-def own_model_cell(path: Path) -> int | None:
-    """Index of the notebook's first cell tagged your-own-model (None: the lesson has none)."""
+def own_model_cell(path: Path) -> tuple[int | None, bool]:
+    """Index of the notebook's first cell tagged your-own-model, and True; else the first code cell
+    calling ``yours(`` under a "## Your own model" heading, and False (its tag is missing); else None."""
     cells = json.loads(path.read_text())["cells"]
-    return next((i for i, c in enumerate(cells) if TAG in c.get("metadata", {}).get("tags", [])), None)
+    tagged = next((i for i, c in enumerate(cells) if TAG in c.get("metadata", {}).get("tags", [])), None)
+    if tagged is not None:
+        return tagged, True
+    src = ["".join(c["source"]) for c in cells]
+    heading = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                    and src[i].lstrip().lower().startswith("## your own model")), None)
+    if heading is not None:
+        for i in range(heading + 1, len(cells)):
+            if cells[i]["cell_type"] == "code":
+                return (i, False) if "yours(" in src[i] else (None, False)
+    return None, False
 
 
 # -- in the page -------------------------------------------------------------------------------
@@ -165,8 +181,8 @@ FRAMES_JS = """([a, b]) => window.__bench.log.filter(e => e.t > a && e.t <= b).m
   e.paths.some(p => p[0] === 'T')])"""
 
 
-def open_lesson(page, url: str, nb: str) -> None:
-    page.goto(f"{url}lab/tree/{nb}?reset&token={TOKEN}", timeout=120_000)
+def open_lesson(page, url: str, nb: str, folder: str = "lessons") -> None:
+    page.goto(f"{url}lab/tree/{folder}/{nb}?reset&token={TOKEN}", timeout=120_000)
     page.locator(f"{PANEL} .jp-Notebook").first.wait_for(timeout=120_000)
     t_end = time.monotonic() + 180
     while "| Idle" not in " ".join(page.locator(".jp-StatusBar-Widget").all_inner_texts()):
@@ -199,10 +215,31 @@ def run_above(page, k: int) -> float:
     return time.monotonic() - t0
 
 
-def first_render(page, k: int) -> dict:
-    """Run cell k alone (Ctrl+Enter); ms from the key press to every plot of the view holding data."""
+CELL_DONE = """([sel, i]) => /\\[\\d+\\]/.test(
+  (document.querySelectorAll(sel)[i].querySelector('.jp-InputPrompt') || {}).textContent || '')"""
+
+
+def run_cells(page, indices: list[int]) -> float:
+    """Run these cells one by one (Ctrl+Enter, each once the one before has finished); seconds."""
+    t0 = time.monotonic()
+    for i in indices:
+        select_cell(page, i)
+        page.keyboard.press("Control+Enter")
+        t_end = time.monotonic() + 300
+        while not page.evaluate(CELL_DONE, [CELL, i]):
+            if time.monotonic() > t_end:
+                raise RuntimeError(f"cell #{i} did not finish in 300 s")
+            page.wait_for_timeout(100)
+        errors = page.evaluate(ERRORS, PANEL)
+        if errors:
+            raise RuntimeError(f"cell #{i} failed: {errors[0]}")
+    return time.monotonic() - t0
+
+
+def first_render(page, k: int, view: str = VIEW) -> dict:
+    """Run cell k alone (Ctrl+Enter); ms from the key press to every plot of ``view`` holding data."""
     select_cell(page, k)
-    page.evaluate(FIRST_JS, [VIEW, CELL, k])
+    page.evaluate(FIRST_JS, [view, CELL, k])
     page.keyboard.press("Control+Enter")
     t_end = time.monotonic() + RENDER_CAP_S
     out: dict = {}
@@ -221,7 +258,7 @@ def first_render(page, k: int) -> dict:
             break
         if time.monotonic() > t_end:
             out["error"] = (f"not every plot of the view held data after {RENDER_CAP_S} s" if last and last["view"]
-                            else f"no .seqviz-yours view after {RENDER_CAP_S} s")
+                            else f"no {view.split()[-1]} view after {RENDER_CAP_S} s")
             break
     page.evaluate("() => { window.__first.stop = true; }")
     press = w["press"]
@@ -245,9 +282,32 @@ def refresh_rates(page, seconds: float) -> list[str]:
     for b in buttons:
         tr = Trainer(page, b["id"], b["text"])
         try:
-            if not tr.start():
-                out.append(f"{b['text']}: training did not start (no refresh within 30 s)")
+            # (not Trainer.start: it counts changes from 0.3 s after the click on, which a job done sooner never shows)
+            t_click = page.evaluate("() => window.__bench.now()")
+            tr._click(b["id"])
+            t0, kind = time.monotonic(), None
+            while time.monotonic() < t0 + 30:
+                page.wait_for_timeout(100)
+                if tr.text() in STOP_LABELS:
+                    kind = "training"  # the button turned into Pause / Stop
+                    break
+                now = page.evaluate("() => window.__bench.now()")
+                job = [f for f in page.evaluate(FRAMES_JS, [t_click, now]) if f[1]]
+                if job and now - job[-1][0] >= 1000 and tr.text() in TRAIN_LABELS:
+                    kind = "short"  # plots changed, then the page went still: a job that ended by itself
+                    break
+                if job and now - job[-1][0] < 1000 and time.monotonic() > t0 + 3:
+                    kind = "training"  # still changing after 3 s, with no Pause: it trains on
+                    break
+            if kind is None:
+                out.append(f"{b['text']}: training did not start (no plot changed within 30 s)")
                 continue
+            if kind == "short":
+                out.append(f"{b['text']}: a job that ends by itself (no Pause): {len(job)} frames with a "
+                           f"changed plot, the first {job[0][0] - t_click:.0f} ms and the last "
+                           f"{job[-1][0] - t_click:.0f} ms after the click")
+                continue
+            tr.toggles = tr.text() in STOP_LABELS
             page.wait_for_timeout(1000)
             t1 = page.evaluate("() => window.__bench.now()")
             page.wait_for_timeout(int(seconds * 1000))
@@ -299,6 +359,15 @@ def measure_lesson(b, url: str, nb: str, k: int, a) -> tuple[list[str], list]:
         if "ms" not in fr:
             return lines, results
         log(f"  first render {fr['ms'] / 1000:.2f} s, {fr['plots']} plots")
+        if a.shots:
+            a.shots.mkdir(parents=True, exist_ok=True)
+            size = page.viewport_size  # a window as tall as the view: JupyterLab scrolls inside the notebook
+            tall = page.evaluate(f"Math.ceil(document.querySelector('{VIEW}').getBoundingClientRect().height) + 300")
+            page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(tall, 6000))})
+            try:
+                page.locator(VIEW).first.screenshot(path=str(a.shots / f"bench_yours_{nb[:2]}.png"))
+            finally:
+                page.set_viewport_size(size)
         page.set_default_timeout(8000)
         from bench_controls import MONITOR_JS
 
@@ -329,6 +398,47 @@ def measure_lesson(b, url: str, nb: str, k: int, a) -> tuple[list[str], list]:
     return lines, results
 
 
+def lesson_dashboard(b, url: str, nb: str, k: int, a) -> list[str]:
+    """The lesson's own dashboard (its last code cell) in the same JupyterLab, on a fresh kernel that ran
+    the lesson's cells without the your-own-model cell: its first render and refreshes while training,
+    for comparison (its every control: bench_controls.py, under Voila)."""
+    cells = json.loads((a.lessons / nb).read_text())["cells"]
+    code = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    d = code[-1]
+    if d == k:
+        return ["the your-own-model cell is the last code cell: no lesson dashboard after it to compare with"]
+    ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    lines = []
+    try:
+        open_lesson(page, url, nb, "compare")
+        secs = run_cells(page, [i for i in code if i < d and i != k])
+        fr = first_render(page, d, LESSON_VIEW)
+        if "ms" not in fr:
+            return [f"the lesson's dashboard (cell #{d}): {fr.get('error') or fr.get('notfit')}"]
+        lines.append(f"the lesson's own dashboard (cell #{d}, for comparison; the lesson's other cells ran first, "
+                     f"without the your-own-model cell, in {secs:.1f} s): first render {fr['ms'] / 1000:.2f} s to all "
+                     f"{fr['plots']} plots holding data")
+        from bench_controls import MONITOR_JS
+
+        page.set_default_timeout(8000)
+        page.evaluate(MONITOR_JS, LESSON_VIEW)
+        page.evaluate("() => window.__bench.quiet(1000, 20000)")
+        for line in refresh_rates(page, a.train_s):
+            lines.append("the lesson's dashboard while training: " + line)
+            log("  lesson's dashboard: " + line)
+    except Exception as e:  # noqa: BLE001
+        log(f"== {nb} (lesson's dashboard): {traceback.format_exc()}")
+        lines.append(f"the lesson's dashboard: error: {short(e)}")
+    finally:
+        try:
+            shut_down_kernels(url)
+        except Exception:  # noqa: BLE001
+            pass
+        ctx.close()
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", help="notebook name prefix, e.g. 05 or 05_conv (may be repeated)")
@@ -337,13 +447,16 @@ def main():
     ap.add_argument("--phases", choices=("both", "idle"), default="both")
     ap.add_argument("--fast", action="store_true", help="run the lessons with SEQVIZ_FAST=1 (as the tests do)")
     ap.add_argument("--train-s", type=float, default=6.0, help="seconds of training counted for the refresh rate")
+    ap.add_argument("--no-compare", dest="compare", action="store_false",
+                    help="skip the lesson's own dashboard (first render and refreshes, for comparison)")
+    ap.add_argument("--shots", type=Path, help="save a screenshot of each view, once drawn, into this folder")
     ap.add_argument("--lessons", type=Path, default=ROOT / "lessons", help="the folder of notebooks (default lessons/)")
     a = ap.parse_args()
     from bench_browser import torch_import_s
 
-    nbs = [(p.name, own_model_cell(p)) for p in sorted(a.lessons.glob("*.ipynb"))
+    nbs = [(p.name, *own_model_cell(p)) for p in sorted(a.lessons.glob("*.ipynb"))
            if not a.only or any(p.name.startswith(o) for o in a.only)]
-    nbs = [(nb, k) for nb, k in nbs if k is not None]
+    nbs = [(nb, k, tagged) for nb, k, tagged in nbs if k is not None]
     print(f"your-own-model views in JupyterLab, every control: {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} "
           f"cores, load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at start; `import torch` in a fresh "
           f"process took {torch_import_s():.2f} s; {a.n} presses per control and phase; SEQVIZ_FAST "
@@ -354,10 +467,13 @@ def main():
     t_all = time.monotonic()
     try:
         with jupyterlab(a.lessons, a.fast) as url, browser() as b:
-            for nb, k in nbs:
+            for nb, k, tagged in nbs:
                 t0 = time.monotonic()
                 lines, results = measure_lesson(b, url, nb, k, a)
-                print(f"\n### {nb[:-6]} (your-own-model cell #{k}; {time.monotonic() - t0:.0f} s; load average "
+                if a.compare and a.phases != "idle":
+                    lines += lesson_dashboard(b, url, nb, k, a)
+                how = "your-own-model cell" if tagged else f"not tagged {TAG!r}: the code cell under '## Your own model'"
+                print(f"\n### {nb[:-6]} (cell #{k}, {how}; {time.monotonic() - t0:.0f} s; load average "
                       f"{os.getloadavg()[0]:.1f})")
                 for line in lines:
                     print(f"- {line}")
