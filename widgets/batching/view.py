@@ -28,7 +28,7 @@ from widgets.kit import (MAX_TRAIN_S, EquationBox, LiveDashboard, PlotPane, bind
 
 ORDER = ("grid", "packed", "rest")  # the panes, top to bottom
 STYLE = {"description_width": "120px"}
-TOGGLE = {"description_width": "120px", "button_width": "95px"}
+TOGGLE = {"description_width": "120px", "button_width": "112px"}
 
 
 def _wide() -> ipw.Layout:
