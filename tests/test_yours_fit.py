@@ -194,3 +194,18 @@ def test_an_unexpected_error_is_one_sentence_too(monkeypatch):
 
     out = view()
     assert isinstance(out, NotFit) and out.sentence == "Could not build the view on your model: KeyError: 'missing'."
+
+
+def test_a_students_view_hides_copy_link_and_save_settings(monkeypatch):
+    import ipywidgets as ipw
+
+    monkeypatch.delenv("VOILA_BASE_URL", raising=False)
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)
+
+    class View(ipw.VBox):
+        def __init__(self):
+            super().__init__()
+            self.tools = ipw.HBox()
+
+    v = your_model_entry(View)()
+    assert v.tools.layout.display == "none" and "seqviz-yours" in v._dom_classes

@@ -6,7 +6,9 @@
   environment) it builds nothing and returns one line saying the call runs in JupyterLab: Voila
   runs only the lessons' own cells, never a visitor's code, and a projected lesson should not
   start a second model;
-- the view it returns carries the CSS class ``seqviz-yours`` (tests find it in the page);
+- the view it returns carries the CSS class ``seqviz-yours`` (tests find it in the page), and its
+  "Copy link" / "Save settings" are hidden: they rebuild a dashboard from the library's knobs and
+  cannot carry the student's model or data;
 - a module or data that does not fit (``seqviz.yours.DoesNotFit``), or a student's forward that
   raises, comes back as ``NotFit``: one sentence, shown where the dashboard would be, never a
   traceback (that goes to the kernel log).
@@ -57,6 +59,9 @@ def your_model_entry(fn):
             view = fn(*args, **kwargs)
             if isinstance(view, ipw.DOMWidget):
                 view.add_class("seqviz-yours")  # browser tests find the student's view by it
+            tools = getattr(view, "tools", None)
+            if isinstance(tools, ipw.DOMWidget):  # Copy link / Save settings rebuild from the library's
+                tools.layout.display = "none"  # knobs alone: they cannot carry a student's model or data
             return view
         except DoesNotFit as e:
             return NotFit(str(e))

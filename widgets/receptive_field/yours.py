@@ -108,7 +108,6 @@ class YourReceptiveFieldDashboard(LiveDashboard):
         if run is not None:
             panes.insert(2, self.panes["loss"])
         self.page(*rows, *panes)
-        self.tools.layout.display = "none"  # (its link and settings snippet cannot carry a student's model)
         self.status.say(f"Measured on ({rmap.trials}, {rmap.channels}, {rmap.T}) random inputs."
                         + (" Press Train to train your model on your batches." if run is not None else ""), "info")
 
