@@ -112,7 +112,6 @@ class GradientFlowDashboard(LiveDashboard):
         self._heat_turn = 0
         self._graph_shown = self._heat_shown = None  # probes in the history when graph / heat were drawn
         self._loading = False
-        self._rebuilding = False
         bind_all(self.c, s, self.status)
         on = self.guarded
         b = self.buttons
@@ -160,14 +159,19 @@ class GradientFlowDashboard(LiveDashboard):
     def rebuild(self, message: str | None = None) -> None:
         """Both models from the knobs (training stops); the cheap views at once, the rest after."""
         self.gate.hold()
-        self._stop_training()
+        cfg = self.state.config()
+        # The new models and their untrained probes are built while the old run's step in flight
+        # finishes (the old run is never touched: the training thread steps self.run, swapped below),
+        # so a knob moved while training waits for the longer of the two, not for both.
+        run = build_gradflow_run(cfg, self.device, n_probe=N_SHOWN)
+        with run.lock:
+            probes = self._untrained_probes(run, cfg)
+        self.worker.pause(rebuild=True)  # no final refresh of the old models: this draws every view
         with self._lock:
-            cfg = self.state.config()
-            self.run = run = build_gradflow_run(cfg, self.device, n_probe=N_SHOWN)
+            self.run = run
             self._viewers, self._belt, self._graph_shown, self._heat_shown = {}, None, None, None
             self.events.clear()
-            with run.lock:
-                self.live = (0, self._untrained_probes(run, cfg))
+            self.live = (0, probes)
             axes = gf.axes_patch(cfg.T)
             labels = gf.labels_patch(cfg.other) if cfg.other != self.other else {}
             self.other = cfg.other
@@ -191,14 +195,6 @@ class GradientFlowDashboard(LiveDashboard):
         for name in set(self._probe_cache) - set(out):
             del self._probe_cache[name]
         return out
-
-    def _stop_training(self) -> None:
-        """Pause for a rebuild: the worker's final refresh is skipped (the rebuild draws)."""
-        self._rebuilding = True
-        try:
-            self.worker.pause()
-        finally:
-            self._rebuilding = False
 
     def apply_preset(self, name: str) -> None:
         self.gate.hold()
@@ -303,9 +299,7 @@ class GradientFlowDashboard(LiveDashboard):
         return None
 
     def _on_end(self, why: str):
-        """The final refresh (skipped when training stopped for a rebuild, which draws itself)."""
-        if self._rebuilding:
-            return None
+        """The final refresh (a rebuild stops training with ``pause(rebuild=True)``: no call then)."""
         self._after_step(why)
         if why == "stopped":
             return f"Paused at step {self.run.steps}. Press Train to go on, or One step."
