@@ -4,8 +4,9 @@
 
 Settings, and why (measured on a 2-core machine):
 - ``--Voila.ip=127.0.0.1``: plain ``--ip`` is ignored by Voila (``--ip=0.0.0.0`` here sets it, for a class).
-- follow mode: ``seqviz_server/voila_app.py`` is Voila plus the ``/follow/<code>`` pages of
-  ``seqviz_server/follow.py`` (one teacher's live dashboard watched read-only by a class).
+- follow mode: ``seqviz_server/voila_app.py`` is Voila plus follow mode's fan-out
+  (``seqviz_server/follow.py``, in a process of its own that Voila starts and redirects
+  ``/follow/<code>`` to: one teacher's live dashboard watched read-only by a class).
 - ``OMP_NUM_THREADS=1`` for every kernel: kernels spinning 2 OpenMP threads each on
   2 cores slowed training several hundred times.
 - idle kernels are culled: Voila does not shut down the kernel of a closed tab.
@@ -83,7 +84,7 @@ def voila_command(port: int = 8866, root: str | Path = ROOT / "lessons", cull_af
     pool = ["--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else []
     install_static_plotly()
     return [
-        # Voila itself, with follow mode's pages on the same server (seqviz_server/voila_app.py)
+        # Voila itself, which starts follow mode's fan-out beside it (seqviz_server/voila_app.py)
         sys.executable, "-m", "seqviz_server.voila_app", str(root),
         "--no-browser",
         f"--port={port}",
