@@ -178,7 +178,9 @@ class EmbeddingsDashboard(LiveDashboard):
         self.page(*self._layout())
         self.status.say("Loading the corpus and building the models...")
         # The Brown corpus takes 2-3 s to read and tokenise: the page shows at once, the views follow.
-        threading.Thread(target=self._first_build, name="embeddings-first-build", daemon=True).start()
+        self._closed = threading.Event()  # close_worker: the first build's thread ends early
+        self._builder = threading.Thread(target=self._first_build, name="embeddings-first-build", daemon=True)
+        self._builder.start()
         warm_up_torch()
 
     def _first_build(self) -> None:
@@ -186,7 +188,8 @@ class EmbeddingsDashboard(LiveDashboard):
             self.guarded("load the corpus")(self.rebuild)()
         finally:
             self.ready.set()
-        self.guarded("follow the controls")(self._catch_up)()
+        if not self._closed.is_set():
+            self.guarded("follow the controls")(self._catch_up)()
         self._resend_when_seen()
 
     def _resend_when_seen(self, max_wait_s: float = 120.0) -> None:
@@ -195,8 +198,8 @@ class EmbeddingsDashboard(LiveDashboard):
         send the text widgets' state again."""
         link = page_link()
         deadline = time.monotonic() + max_wait_s
-        while link.last_alive is None and time.monotonic() < deadline:
-            self._yield.wait(0.2)
+        while link.last_alive is None and time.monotonic() < deadline and not self._closed.is_set():
+            self._closed.wait(0.2)
         if link.last_alive is None:
             return  # no page (a test, a script)
         for w in (self.status, self.info, self.settings, self.neigh, self.analogy, self.accuracy, self.obj_note,
@@ -213,6 +216,14 @@ class EmbeddingsDashboard(LiveDashboard):
             self._sampler_knob(None)
             self.run.set_optimizer("adam", s.lr)
         self.draw_all()
+
+    def close_worker(self) -> None:
+        """Stop training, and the first build's thread (it may still be drawing with torch: a process
+        that exits under it aborts)."""
+        self._closed.set()
+        super().close_worker()
+        if self._builder is not threading.current_thread():
+            self._builder.join(10.0)
 
     # -- layout ---------------------------------------------------------------------------------
     def _layout(self):
@@ -317,6 +328,9 @@ class EmbeddingsDashboard(LiveDashboard):
         # (the rebuild pauses training)
         self.panes["curves"].apply(P.empty_curves())
         self.status.say(f"{label} changed: building a new model...")
+        if change["name"] != "corpus":  # a new model on the same corpus takes a few ms: build it now
+            self.guarded("rebuild the model")(self._rebuilt)(label)
+            return
         when_drawn([self.panes["curves"]], self.guarded("rebuild the model")(lambda: self._rebuilt(label)),
                    key=(id(self), "rebuild"))
 

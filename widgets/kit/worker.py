@@ -203,11 +203,19 @@ def _stop_all() -> None:
     killed inside a torch call at exit can crash the process on the way out)."""
     for w in list(_ALL):
         w._stop.set()
+    for t in _WARMUPS:  # a warm-up not yet begun never begins (its imports at exit aborted the process)
+        t.cancel()
     deadline = time.monotonic() + 2.0
     for w in list(_ALL):
         t = w._thread
         if t is not None and t.is_alive():
             t.join(max(0.0, deadline - time.monotonic()))
+    for t in _WARMUPS:  # one already importing finishes first
+        if t.is_alive():
+            t.join(max(0.0, deadline + 3.0 - time.monotonic()))
+
+
+_WARMUPS: list[threading.Timer] = []  # pending or running warm-ups (at most a few: one per dashboard opened)
 
 
 def warm_up_torch(delay_s: float = 8.0) -> None:
@@ -220,4 +228,5 @@ def warm_up_torch(delay_s: float = 8.0) -> None:
     if "torch._dynamo" not in sys.modules:
         t = threading.Timer(delay_s, warm_up_optimizer)
         t.daemon, t.name = True, "torch-import-warmup"
+        _WARMUPS[:] = [w for w in _WARMUPS if w.is_alive()] + [t]
         t.start()
