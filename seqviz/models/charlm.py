@@ -20,6 +20,7 @@ import collections
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -168,6 +169,31 @@ def nats_to_bits(nats: float) -> float:
     return nats / math.log(2.0)
 
 
+def draw_continuations(next_logits: Callable[[], torch.Tensor], feed: Callable[[torch.Tensor], None], n: int,
+                       n_max: int, tau: float, gen: torch.Generator | None, stop_at_end: bool = True,
+                       time_box_s: float | None = None) -> tuple[list[list[int]], bool]:
+    """The sampling loop every sampler shares: ``next_logits()`` gives the (n, V) logits of the next token,
+    ``feed(ids)`` reads the (n,) ids just drawn. Greedy when tau < ``TAU_MIN``, else drawn from ``gen``; a
+    continuation ends at ``END`` (id 0) when ``stop_at_end``. Returns (continuations, cut by the time box)."""
+    out: list[list[int]] = [[] for _ in range(n)]
+    alive = torch.ones(n, dtype=torch.bool)
+    t0 = time.perf_counter()
+    for _ in range(n_max):
+        p = temperature_probs(next_logits().float().cpu(), tau)  # (n, V)
+        nxt = p.argmax(-1) if tau < TAU_MIN else torch.multinomial(p, 1, generator=gen)[:, 0]
+        for i in range(n):
+            if alive[i]:
+                out[i].append(int(nxt[i]))
+        if stop_at_end:
+            alive &= nxt != 0
+            if not alive.any():
+                break
+        if time_box_s is not None and time.perf_counter() - t0 > time_box_s:
+            return out, True
+        feed(nxt)
+    return out, False
+
+
 @torch.no_grad()
 def sample(model: CharLM, prompt: list[int], n_max: int, tau: float, gen: torch.Generator | None,
            n: int = 1, stop_at_end: bool = True, time_box_s: float | None = None) -> tuple[list[list[int]], bool]:
@@ -178,30 +204,14 @@ def sample(model: CharLM, prompt: list[int], n_max: int, tau: float, gen: torch.
     was = model.training
     model.eval()
     try:
-        state = model.start(n, dev)
-        ctx = torch.tensor([0, *prompt], dtype=torch.long, device=dev)
-        logits = None
-        for t in ctx:  # read the prompt
-            logits, state = model.step(t.expand(n), state)
-        out = [[] for _ in range(n)]
-        alive = torch.ones(n, dtype=torch.bool)
-        t0 = time.perf_counter()
-        cut = False
-        for _ in range(n_max):
-            p = temperature_probs(logits.float().cpu(), tau)  # (n, V)
-            nxt = p.argmax(-1) if tau < TAU_MIN else torch.multinomial(p, 1, generator=gen)[:, 0]
-            for i in range(n):
-                if alive[i]:
-                    out[i].append(int(nxt[i]))
-            if stop_at_end:
-                alive &= nxt != 0
-                if not alive.any():
-                    break
-            if time_box_s is not None and time.perf_counter() - t0 > time_box_s:
-                cut = True
-                break
-            logits, state = model.step(nxt.to(dev), state)
-        return out, cut
+        now = {"state": model.start(n, dev)}
+        for t in torch.tensor([0, *prompt], dtype=torch.long, device=dev):  # read the prompt
+            now["logits"], now["state"] = model.step(t.expand(n), now["state"])
+
+        def feed(nxt: torch.Tensor) -> None:
+            now["logits"], now["state"] = model.step(nxt.to(dev), now["state"])
+
+        return draw_continuations(lambda: now["logits"], feed, n, n_max, tau, gen, stop_at_end, time_box_s)
     finally:
         model.train(was)
 

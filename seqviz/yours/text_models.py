@@ -34,7 +34,6 @@ Word vectors (lesson 08):
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -45,7 +44,7 @@ from seqviz.data import corpora
 from seqviz.experiments import charlm as C
 from seqviz.experiments import embeddings as E
 from seqviz.models import word2vec as W
-from seqviz.models.charlm import CharVocab, nats_to_bits, temperature_probs, TAU_MIN
+from seqviz.models.charlm import CharVocab, draw_continuations, nats_to_bits
 from seqviz.probes.context import inspecting
 from seqviz.training import Run
 from seqviz.yours.fit import DoesNotFit, call_forward, describe, module_device
@@ -193,27 +192,14 @@ def sample_any(model: nn.Module, prompt: list[int], n_max: int, tau: float, gen:
     ``n_max`` tokens each, stopping at END: every step runs the model on the whole prefix (its last
     ``context`` tokens) and samples from the last step's logits. Returns (continuations, cut by the time box)."""
     dev = module_device(model)
-    ctx = torch.tensor([0, *prompt], dtype=torch.long, device=dev).expand(n, -1).contiguous()  # (n, t)
-    out: list[list[int]] = [[] for _ in range(n)]
-    alive = torch.ones(n, dtype=torch.bool)
-    t0, cut = time.perf_counter(), False
+    now = {"ctx": torch.tensor([0, *prompt], dtype=torch.long, device=dev).expand(n, -1).contiguous()}  # (n, t)
+
+    def feed(nxt: torch.Tensor) -> None:
+        now["ctx"] = torch.cat([now["ctx"], nxt.to(dev)[:, None]], dim=1)
+
     with inspecting(model):
-        for _ in range(n_max):
-            z = logits_of(model, ctx[:, -context:], forward, V)[:, -1].float().cpu()  # (n, V)
-            p = temperature_probs(z, tau)
-            nxt = p.argmax(-1) if tau < TAU_MIN else torch.multinomial(p, 1, generator=gen)[:, 0]
-            for i in range(n):
-                if alive[i]:
-                    out[i].append(int(nxt[i]))
-            if stop_at_end:
-                alive &= nxt != 0
-                if not alive.any():
-                    break
-            if time_box_s is not None and time.perf_counter() - t0 > time_box_s:
-                cut = True
-                break
-            ctx = torch.cat([ctx, nxt.to(dev)[:, None]], dim=1)
-    return out, cut
+        return draw_continuations(lambda: logits_of(model, now["ctx"][:, -context:], forward, V)[:, -1], feed,
+                                  n, n_max, tau, gen, stop_at_end, time_box_s)
 
 
 def stream_batches(corpus: C.CharCorpus, B: int, T: int, device) -> Callable[[torch.Generator], tuple]:
